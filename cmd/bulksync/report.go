@@ -1,0 +1,38 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"io"
+)
+
+func runReport(ctx context.Context, args []string, stdout, stderr io.Writer, getenv env) error {
+	fs := flag.NewFlagSet("report", flag.ContinueOnError)
+	flagUsage(fs, "bulksync report [flags] BATCH_ID")
+	var out outputFlags
+	fs.StringVar(&out.summary, "summary", "", "write the summary JSON to `FILE`")
+	fs.StringVar(&out.results, "results", "", "write one result per row to `FILE` (CSV, or JSON lines when it ends in .jsonl)")
+	pos, err := parseFlags(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		return usagef("want exactly one BATCH_ID, got %d arguments", len(pos))
+	}
+	rt := &runtime{}
+	defer rt.close()
+	if err := openRedis(ctx, rt, getenv, false); err != nil {
+		return err
+	}
+	if _, err := rt.store.Get(ctx, pos[0]); err != nil {
+		return usageError{err}
+	}
+	sum, err := writeReports(ctx, rt.store, pos[0], out, stdout, stderr, nil)
+	if err != nil {
+		return err
+	}
+	if code := sum.ExitCode(); code != exitOK {
+		return exitError(code)
+	}
+	return nil
+}

@@ -1,0 +1,117 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/alicebob/miniredis/v2"
+	"github.com/bulksync/bulksync/dmapi"
+	"github.com/bulksync/bulksync/jobs"
+	"github.com/bulksync/bulksync/sandbox"
+	"github.com/hibiken/asynq"
+	"github.com/redis/go-redis/v9"
+)
+
+// runtime is the Redis and API an import or worker uses: the ones named
+// by the environment, or in-process ones.
+type runtime struct {
+	redisOpt   asynq.RedisConnOpt
+	rdb        redis.UniversalClient
+	store      *jobs.Store
+	api        *dmapi.Client
+	apiURL     string
+	embedRedis bool
+	embedAPI   bool
+	closers    []func()
+}
+
+func (r *runtime) close() {
+	for i := len(r.closers) - 1; i >= 0; i-- {
+		r.closers[i]()
+	}
+}
+
+// openRedis connects to REDIS_URL, or starts an in-process Redis when it
+// is unset and embedded is allowed.
+func openRedis(ctx context.Context, r *runtime, getenv env, embedded bool) error {
+	url := getenv("REDIS_URL")
+	if url == "" {
+		if !embedded {
+			return usagef("REDIS_URL is not set")
+		}
+		mr, err := miniredis.Run()
+		if err != nil {
+			return fmt.Errorf("start in-process redis: %w", err)
+		}
+		r.closers = append(r.closers, mr.Close)
+		url = "redis://" + mr.Addr()
+		r.embedRedis = true
+	}
+	opt, err := asynq.ParseRedisURI(url)
+	if err != nil {
+		return usagef("REDIS_URL: %v", err)
+	}
+	ropt, err := redis.ParseURL(url)
+	if err != nil {
+		return usagef("REDIS_URL: %v", err)
+	}
+	rdb := redis.NewClient(ropt)
+	r.closers = append(r.closers, func() { _ = rdb.Close() })
+	pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if err := rdb.Ping(pctx).Err(); err != nil {
+		return fmt.Errorf("redis at %s: %w", ropt.Addr, err)
+	}
+	r.redisOpt, r.rdb = opt, rdb
+	r.store = jobs.NewStore(rdb, jobs.StoreConfig{})
+	return nil
+}
+
+// apiFlags are the API client's settings.
+type apiFlags struct {
+	timeout   time.Duration
+	rateLimit float64
+}
+
+// openAPI builds the client for BULKSYNC_API_URL, or starts the sandbox
+// in-process when it is unset and embedded is allowed.
+func openAPI(r *runtime, getenv env, embedded bool, f apiFlags, log *slog.Logger) error {
+	url, token := getenv("BULKSYNC_API_URL"), getenv("BULKSYNC_API_TOKEN")
+	if url == "" {
+		if !embedded {
+			return usagef("BULKSYNC_API_URL is not set")
+		}
+		b := make([]byte, 16)
+		_, _ = rand.Read(b)
+		token = hex.EncodeToString(b)
+		sb := sandbox.New(sandbox.Config{Token: token})
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return fmt.Errorf("start in-process sandbox: %w", err)
+		}
+		srv := &http.Server{Handler: sb, ReadHeaderTimeout: 10 * time.Second}
+		go func() {
+			if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				log.Error("sandbox stopped", "err", err)
+			}
+		}()
+		r.closers = append(r.closers, func() { _ = srv.Close() })
+		url = "http://" + ln.Addr().String()
+		r.embedAPI = true
+	} else if token == "" {
+		return usagef("BULKSYNC_API_TOKEN is not set")
+	}
+	api, err := dmapi.New(dmapi.Config{BaseURL: url, Token: token, Timeout: f.timeout, RateLimit: f.rateLimit})
+	if err != nil {
+		return usageError{err}
+	}
+	r.api, r.apiURL = api, url
+	return nil
+}

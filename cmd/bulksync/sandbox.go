@@ -1,0 +1,80 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"time"
+
+	"github.com/bulksync/bulksync/sandbox"
+)
+
+func runSandbox(ctx context.Context, args []string, stderr io.Writer, getenv env, log *slog.Logger) error {
+	fs := flag.NewFlagSet("sandbox", flag.ContinueOnError)
+	flagUsage(fs, "bulksync sandbox [flags]")
+	var (
+		cfg        sandbox.Config
+		addr       = fs.String("addr", "127.0.0.1:8080", "`HOST:PORT` to listen on")
+		failStatus = fs.String("fail-status", "503", "how injected failures answer: an HTTP status `CODE`, or reset to drop the connection")
+		fixtures   = fs.String("fixtures", "", "JSON `FILE` of the users, groups and programs the sandbox knows")
+	)
+	fs.StringVar(&cfg.Token, "token", getenv("BULKSYNC_API_TOKEN"), "the API token clients must send (default $BULKSYNC_API_TOKEN)")
+	fs.DurationVar(&cfg.Latency, "latency", 0, "`DURATION` added to every request")
+	fs.Float64Var(&cfg.FailRate, "fail-rate", 0, "`FRACTION` of requests that fail before they take effect")
+	fs.Float64Var(&cfg.FailAfterWrite, "fail-after-write", 0, "`FRACTION` of writes that take effect but whose answer is lost")
+	fs.Int64Var(&cfg.Seed, "seed", 0, "random seed of the fault decisions (0: from the clock)")
+	pos, err := parseFlags(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) > 0 {
+		return usagef("unexpected arguments %q", pos)
+	}
+	if cfg.Token == "" {
+		return usagef("--token (or BULKSYNC_API_TOKEN) is required")
+	}
+	if cfg.FailStatus, err = sandbox.ParseFailStatus(*failStatus); err != nil {
+		return usagef("--fail-status: %v", err)
+	}
+	if *fixtures != "" {
+		f, err := os.Open(*fixtures)
+		if err != nil {
+			return usageError{err}
+		}
+		cfg.Fixtures, err = sandbox.LoadFixtures(f)
+		f.Close()
+		if err != nil {
+			return usagef("--fixtures: %v", err)
+		}
+	}
+	if err := cfg.Validate(); err != nil {
+		return usageError{err}
+	}
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	srv := &http.Server{Handler: sandbox.New(cfg), ReadHeaderTimeout: 10 * time.Second}
+	log.Info("sandbox listening", "addr", ln.Addr().String(), "latency", cfg.Latency, "fail_rate", cfg.FailRate,
+		"fail_status", cfg.FailStatus.String(), "fail_after_write", cfg.FailAfterWrite)
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	log.Info("sandbox stopped")
+	return nil
+}

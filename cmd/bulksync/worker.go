@@ -1,0 +1,48 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"io"
+	"log/slog"
+	"time"
+
+	"github.com/bulksync/bulksync/worker"
+)
+
+func runWorker(ctx context.Context, args []string, stderr io.Writer, getenv env, log *slog.Logger) error {
+	fs := flag.NewFlagSet("worker", flag.ContinueOnError)
+	flagUsage(fs, "bulksync worker [flags]")
+	var (
+		cfg worker.Config
+		af  apiFlags
+	)
+	fs.IntVar(&cfg.Concurrency, "concurrency", 10, "chunks worked at once")
+	fs.IntVar(&cfg.MaxAttempts, "max-attempts", 8, "attempts of one row on transient API faults")
+	fs.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", 10*time.Second, "how long a shutdown waits for chunks in progress before handing them back")
+	fs.DurationVar(&af.timeout, "request-timeout", 30*time.Second, "timeout of one API request")
+	fs.Float64Var(&af.rateLimit, "rate-limit", 0, "most API requests per second, 0 for no limit")
+	pos, err := parseFlags(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) > 0 {
+		return usagef("unexpected arguments %q", pos)
+	}
+	rt := &runtime{}
+	defer rt.close()
+	if err := openRedis(ctx, rt, getenv, false); err != nil {
+		return err
+	}
+	if err := openAPI(rt, getenv, false, af, log); err != nil {
+		return err
+	}
+	cfg.Logger = log
+	w, err := worker.New(rt.redisOpt, rt.store, rt.api, cfg)
+	if err != nil {
+		return usageError{err}
+	}
+	log.Info("worker started", "concurrency", cfg.Concurrency, "api", rt.apiURL)
+	defer log.Info("worker stopped")
+	return w.Run(ctx)
+}

@@ -1,0 +1,140 @@
+package dmapi
+
+import (
+	"bytes"
+	"cmp"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"golang.org/x/time/rate"
+)
+
+// Config configures a [Client].
+type Config struct {
+	// BaseURL is the API root, e.g. https://base.manager.iblai.app or
+	// https://api.iblai.app/dm. Required.
+	BaseURL string
+	// Token is the platform API key, sent as "Authorization: Api-Token
+	// <Token>". It is never logged or put in errors.
+	Token string
+	// Timeout bounds each request. Defaults to 30 seconds.
+	Timeout time.Duration
+	// RateLimit caps requests per second to the API host; 0 means no cap.
+	RateLimit float64
+	// HTTPClient sends the requests. Defaults to a client with keep-alive
+	// connections sized for concurrent workers.
+	HTTPClient *http.Client
+	// UserAgent is sent with every request. Defaults to "bulksync".
+	UserAgent string
+}
+
+// Client calls the Data Manager API. It is safe for concurrent use.
+type Client struct {
+	base    *url.URL
+	token   string
+	timeout time.Duration
+	limiter *rate.Limiter
+	http    *http.Client
+	agent   string
+}
+
+// New validates cfg and returns a client.
+func New(cfg Config) (*Client, error) {
+	if cfg.BaseURL == "" {
+		return nil, errors.New("dmapi: BaseURL is required")
+	}
+	u, err := url.Parse(strings.TrimRight(cfg.BaseURL, "/"))
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, fmt.Errorf("dmapi: BaseURL %q is not an http(s) URL", cfg.BaseURL)
+	}
+	if cfg.RateLimit < 0 {
+		return nil, errors.New("dmapi: RateLimit cannot be negative")
+	}
+	limiter := rate.NewLimiter(rate.Inf, 0)
+	if cfg.RateLimit > 0 {
+		limiter = rate.NewLimiter(rate.Limit(cfg.RateLimit), max(1, int(cfg.RateLimit/10)))
+	}
+	hc := cfg.HTTPClient
+	if hc == nil {
+		t := http.DefaultTransport.(*http.Transport).Clone()
+		t.MaxIdleConnsPerHost = 256
+		hc = &http.Client{Transport: t}
+	}
+	return &Client{
+		base:    u,
+		token:   cfg.Token,
+		timeout: cmp.Or(cfg.Timeout, 30*time.Second),
+		limiter: limiter,
+		http:    hc,
+		agent:   cmp.Or(cfg.UserAgent, "bulksync"),
+	}, nil
+}
+
+// do sends one request and decodes a 2xx JSON answer into out (when not
+// nil). Any other answer becomes an *Error.
+func (c *Client) do(ctx context.Context, op, method, path string, query url.Values, body, out any) error {
+	if err := c.limiter.Wait(ctx); err != nil {
+		return &Error{Op: op, Err: err}
+	}
+	ctx, cancel := context.WithTimeout(ctx, c.timeout)
+	defer cancel()
+	u := *c.base
+	u.Path += path
+	u.RawQuery = query.Encode()
+	var rd io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			return fmt.Errorf("%s: encode body: %w", op, err)
+		}
+		rd = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, u.String(), rd)
+	if err != nil {
+		return fmt.Errorf("%s: %w", op, err)
+	}
+	req.Header.Set("Authorization", "Api-Token "+c.token)
+	req.Header.Set("Accept", "application/json")
+	req.Header.Set("User-Agent", c.agent)
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return &Error{Op: op, Err: redact(err)}
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(resp.Body, 8<<20))
+	if err != nil {
+		return &Error{Op: op, Err: fmt.Errorf("read answer: %w", err)}
+	}
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		return &Error{Op: op, Status: resp.StatusCode, Message: message(data), RetryAfter: retryAfter(resp.Header, time.Now())}
+	}
+	if out == nil || len(bytes.TrimSpace(data)) == 0 {
+		return nil
+	}
+	if err := json.Unmarshal(data, out); err != nil {
+		// A 2xx we cannot read is a broken answer (a proxy page, a cut
+		// body): the write may have happened, so it is retryable.
+		return &Error{Op: op, Err: fmt.Errorf("decode answer (HTTP %d): %w", resp.StatusCode, err)}
+	}
+	return nil
+}
+
+// redact drops the URL from transport errors: it is safe, but keeping
+// errors short and free of query strings keeps reports readable.
+func redact(err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return fmt.Errorf("%s: %w", strings.ToLower(ue.Op), ue.Err)
+	}
+	return err
+}

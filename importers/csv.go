@@ -1,0 +1,112 @@
+package importers
+
+import (
+	"bufio"
+	"encoding/csv"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+)
+
+// csvSource reads rows from CSV with a header row.
+type csvSource struct {
+	r      *csv.Reader
+	m      *meter
+	lim    Limits
+	header []string // as written in the file
+	cols   []int    // column -> schema field index, -1 to ignore
+	record []string // the last record read
+	last   int      // line of the last field read
+}
+
+func newCSVSource(br *bufio.Reader, m *meter, schema *Schema, opts Options) (*csvSource, *Schema, error) {
+	r := csv.NewReader(br)
+	r.FieldsPerRecord = -1
+	r.ReuseRecord = true
+	header, err := r.Read()
+	switch {
+	case errors.Is(err, io.EOF):
+		return nil, nil, fileErr(0, ErrEmptyFile, "the file is empty")
+	case errors.Is(err, errRowTooLarge):
+		return nil, nil, fileErr(1, ErrTooLarge, "the header row is longer than %d bytes", opts.Limits.MaxRowBytes)
+	case err != nil:
+		return nil, nil, fileErr(1, ErrBadHeader, "cannot read the header row: %v", err)
+	}
+	if len(header) > opts.Limits.MaxColumns {
+		return nil, nil, fileErr(1, ErrBadHeader, "%d columns, more than the limit of %d", len(header), opts.Limits.MaxColumns)
+	}
+	header = append([]string(nil), header...)
+	for i, h := range header {
+		header[i] = strings.TrimSpace(h)
+		if header[i] == "" {
+			return nil, nil, fileErr(1, ErrBadHeader, "column %d has no name", i+1)
+		}
+	}
+	if schema == nil {
+		if schema, err = Detect(header); err != nil {
+			return nil, nil, &FileError{Line: 1, Err: ErrUnknownKind, Msg: err.Error()}
+		}
+	}
+	s := &csvSource{r: r, m: m, lim: opts.Limits, header: header, cols: make([]int, len(header))}
+	seen := make(map[string]bool, len(header))
+	var unknown []string
+	for i, h := range header {
+		name := schema.canonical(h)
+		if name == "" {
+			s.cols[i] = -1
+			unknown = append(unknown, h)
+			continue
+		}
+		if seen[name] {
+			return nil, nil, fileErr(1, ErrBadHeader, "column %q appears twice", name)
+		}
+		seen[name] = true
+		s.cols[i] = schema.index(name)
+	}
+	if len(unknown) > 0 && !opts.IgnoreUnknown {
+		return nil, nil, fileErr(1, ErrBadHeader, "unknown columns for %s: %s (pass --ignore-unknown to skip them)", schema.Kind, strings.Join(unknown, ", "))
+	}
+	m.mark = r.InputOffset()
+	return s, schema, nil
+}
+
+func (s *csvSource) next(vals *rowValues) (*RowError, error) {
+	rec, err := s.r.Read()
+	defer func() { s.m.mark = s.r.InputOffset() }()
+	s.record = rec
+	if err != nil {
+		var pe *csv.ParseError
+		switch {
+		case errors.As(err, &pe):
+			vals.line, s.last = pe.StartLine, pe.Line
+			return rowErr(pe.StartLine, "", ErrMalformedCSV, "%v", pe.Err), nil
+		case errors.Is(err, io.EOF):
+			return nil, io.EOF
+		case errors.Is(err, errRowTooLarge):
+			return nil, fileErr(s.last+1, ErrTooLarge, "a row longer than %d bytes (raise --max-row-bytes)", s.lim.MaxRowBytes)
+		default:
+			return nil, fmt.Errorf("read csv: %w", err)
+		}
+	}
+	vals.line, _ = s.r.FieldPos(0)
+	s.last, _ = s.r.FieldPos(len(rec) - 1)
+	if len(rec) != len(s.cols) {
+		return rowErr(vals.line, "", ErrFieldCount, "%d cells, the header has %d columns", len(rec), len(s.cols)), nil
+	}
+	var first *RowError
+	for i, cell := range rec {
+		fi := s.cols[i]
+		if fi < 0 {
+			continue
+		}
+		v, rerr := vals.schema.Fields[fi].fromText(vals.line, cell, s.lim)
+		if rerr != nil && first == nil {
+			first = rerr
+		}
+		vals.vals[fi] = v
+	}
+	return first, nil
+}
+
+func (s *csvSource) raw() ([]string, []byte) { return s.record, nil }

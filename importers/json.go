@@ -1,0 +1,197 @@
+package importers
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"errors"
+	"io"
+	"slices"
+	"strings"
+)
+
+// jsonSource reads rows from a JSON array of objects, from NDJSON (one
+// object a line; a broken line is a row error) or, when the first line is
+// not a whole object, from a stream of (pretty-printed) objects.
+type jsonSource struct {
+	schema  *Schema
+	opts    Options
+	m       *meter
+	dec     *json.Decoder  // array and stream modes
+	array   bool           // inside a top-level array
+	lines   *bufio.Scanner // NDJSON mode
+	line    int            // NDJSON: current line
+	pending []byte         // a first row peeked while detecting the kind
+	pendAt  int
+	object  []byte // the last object read
+}
+
+func newJSONSource(br *bufio.Reader, m *meter, schema *Schema, opts Options) (*jsonSource, *Schema, error) {
+	s := &jsonSource{opts: opts, m: m}
+	first, _ := firstByte(br)
+	switch {
+	case first == '[':
+		s.dec = json.NewDecoder(br)
+		if _, err := s.dec.Token(); err != nil {
+			return nil, nil, fileErr(1, ErrSyntax, "%v", err)
+		}
+		s.array = true
+	case firstLineIsValue(br):
+		s.lines = bufio.NewScanner(br)
+		s.lines.Buffer(make([]byte, 0, 64<<10), opts.Limits.MaxRowBytes)
+	default:
+		s.dec = json.NewDecoder(br)
+	}
+	if schema == nil {
+		// Tell the kind from the first row's keys; keep the row for next.
+		raw, line, err := s.read()
+		if err != nil {
+			if errors.Is(err, io.EOF) {
+				return nil, nil, fileErr(0, ErrEmptyFile, "the file holds no rows")
+			}
+			return nil, nil, err
+		}
+		var obj map[string]json.RawMessage
+		if json.Unmarshal(raw, &obj) != nil {
+			return nil, nil, fileErr(line, ErrUnknownKind, "the first row is not a JSON object, so the kind cannot be told from it; pass --kind")
+		}
+		keys := make([]string, 0, len(obj))
+		for k := range obj {
+			keys = append(keys, k)
+		}
+		slices.Sort(keys)
+		if schema, err = Detect(keys); err != nil {
+			return nil, nil, &FileError{Line: line, Err: ErrUnknownKind, Msg: err.Error()}
+		}
+		s.pending, s.pendAt = raw, line
+	}
+	s.schema = schema
+	return s, schema, nil
+}
+
+// firstLineIsValue reports whether the input is line-based (NDJSON): the
+// first non-blank line is a complete JSON value, or it is not the start of
+// a complete multi-line value (a broken NDJSON line is then one bad row).
+func firstLineIsValue(br *bufio.Reader) bool {
+	b, _ := br.Peek(br.Size())
+	b = bytes.TrimLeft(b, " \t\r\n")
+	line := b
+	if i := bytes.IndexByte(b, '\n'); i >= 0 {
+		line = b[:i]
+	}
+	if json.Valid(bytes.TrimSpace(line)) {
+		return true
+	}
+	var raw json.RawMessage
+	return json.NewDecoder(bytes.NewReader(b)).Decode(&raw) != nil
+}
+
+// read returns the next raw row and the line it starts on.
+func (s *jsonSource) read() ([]byte, int, error) {
+	if s.pending != nil {
+		raw, line := s.pending, s.pendAt
+		s.pending = nil
+		return raw, line, nil
+	}
+	if s.lines != nil {
+		for s.lines.Scan() {
+			s.line++
+			s.m.mark = s.m.n
+			b := bytes.TrimSpace(s.lines.Bytes())
+			if len(b) > 0 {
+				return b, s.line, nil
+			}
+		}
+		if err := s.lines.Err(); err != nil {
+			if errors.Is(err, bufio.ErrTooLong) || errors.Is(err, errRowTooLarge) {
+				return nil, 0, fileErr(s.line+1, ErrTooLarge, "a line longer than %d bytes (raise --max-row-bytes)", s.opts.Limits.MaxRowBytes)
+			}
+			return nil, 0, fileErr(s.line+1, ErrSyntax, "read: %v", err)
+		}
+		return nil, 0, io.EOF
+	}
+	if !s.dec.More() {
+		if s.array {
+			if _, err := s.dec.Token(); err != nil { // the closing ']'
+				return nil, 0, s.syntaxErr(err)
+			}
+		}
+		if _, err := s.dec.Token(); !errors.Is(err, io.EOF) {
+			return nil, 0, fileErr(s.endLine(), ErrSyntax, "unexpected data after the JSON rows")
+		}
+		return nil, 0, io.EOF
+	}
+	var raw json.RawMessage
+	if err := s.dec.Decode(&raw); err != nil {
+		return nil, 0, s.syntaxErr(err)
+	}
+	s.m.mark = s.dec.InputOffset()
+	line := s.endLine() - bytes.Count(raw, []byte{'\n'})
+	return raw, line, nil
+}
+
+// endLine is the line of the decoder's read position.
+func (s *jsonSource) endLine() int {
+	var ahead newlineCounter
+	_, _ = io.Copy(&ahead, s.dec.Buffered())
+	return 1 + int(s.m.nl) - int(ahead)
+}
+
+func (s *jsonSource) syntaxErr(err error) error {
+	if errors.Is(err, errRowTooLarge) {
+		return fileErr(s.endLine(), ErrTooLarge, "a row longer than %d bytes (raise --max-row-bytes)", s.opts.Limits.MaxRowBytes)
+	}
+	return fileErr(s.endLine(), ErrSyntax, "the JSON cannot be read on: %v", err)
+}
+
+func (s *jsonSource) next(vals *rowValues) (*RowError, error) {
+	raw, line, err := s.read()
+	if err != nil {
+		return nil, err
+	}
+	vals.line = line
+	s.object = raw
+	if len(raw) > s.opts.Limits.MaxRowBytes {
+		return rowErr(line, "", ErrFieldTooLarge, "the row is %d bytes, more than the limit of %d", len(raw), s.opts.Limits.MaxRowBytes), nil
+	}
+	if raw[0] != '{' {
+		if json.Valid(raw) {
+			return rowErr(line, "", ErrNotAnObject, "each row must be a JSON object"), nil
+		}
+		return rowErr(line, "", ErrMalformedJSON, "the line is not valid JSON"), nil
+	}
+	var obj map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &obj); err != nil {
+		return rowErr(line, "", ErrMalformedJSON, "%v", err), nil
+	}
+	var first *RowError
+	var unknown []string
+	for k, v := range obj {
+		name := s.schema.canonical(k)
+		if name == "" {
+			unknown = append(unknown, k)
+			continue
+		}
+		f := &s.schema.Fields[s.schema.index(name)]
+		val, rerr := f.fromJSON(line, v, s.opts.Limits)
+		if rerr != nil && (first == nil || s.schema.index(rerr.Field) < s.schema.index(first.Field)) {
+			first = rerr
+		}
+		vals.vals[s.schema.index(name)] = val
+	}
+	if len(unknown) > 0 && !s.opts.IgnoreUnknown {
+		slices.Sort(unknown)
+		return rowErr(line, unknown[0], ErrUnknownField, "%s does not have the field(s) %s (pass --ignore-unknown to skip them)", s.schema.Kind, strings.Join(unknown, ", ")), nil
+	}
+	return first, nil
+}
+
+func (s *jsonSource) raw() ([]string, []byte) { return nil, s.object }
+
+// newlineCounter counts the newlines written to it.
+type newlineCounter int
+
+func (c *newlineCounter) Write(p []byte) (int, error) {
+	*c += newlineCounter(bytes.Count(p, []byte{'\n'}))
+	return len(p), nil
+}

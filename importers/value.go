@@ -1,0 +1,210 @@
+package importers
+
+import (
+	"bytes"
+	"encoding/json"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+)
+
+// value is one converted field of a row.
+type value struct {
+	set bool
+	s   string    // String: the text; Object: compact JSON; Datetime: RFC 3339 UTC
+	i   int64     // Integer
+	b   bool      // Boolean
+	t   time.Time // Datetime
+}
+
+// rowValues is a row being validated: one value per schema field.
+type rowValues struct {
+	schema *Schema
+	line   int
+	vals   []value
+}
+
+// get returns the value of the named field (the zero value when unset).
+func (r *rowValues) get(name string) value {
+	if i := r.schema.index(name); i >= 0 {
+		return r.vals[i]
+	}
+	return value{}
+}
+
+// dateLayouts are the accepted datetime forms, tried in order. Forms
+// without a zone are read as UTC.
+var dateLayouts = [...]string{
+	time.RFC3339Nano,
+	"2006-01-02T15:04:05",
+	"2006-01-02 15:04:05Z07:00",
+	"2006-01-02 15:04:05",
+	"2006-01-02",
+}
+
+// fromText converts a CSV cell (or a JSON string) to the field's type.
+// Surrounding spaces are trimmed; an empty cell is an absent value.
+func (f *Field) fromText(line int, text string, lim Limits) (value, *RowError) {
+	if len(text) > lim.MaxFieldBytes {
+		return value{}, rowErr(line, f.Name, ErrFieldTooLarge, "%d bytes, more than the limit of %d", len(text), lim.MaxFieldBytes)
+	}
+	if !utf8.ValidString(text) {
+		return value{}, rowErr(line, f.Name, ErrInvalidUTF8, "the value is not valid UTF-8 (save the file as UTF-8)")
+	}
+	text = strings.TrimSpace(text)
+	if text == "" {
+		return value{}, nil
+	}
+	switch f.Type {
+	case Integer:
+		n, err := strconv.ParseInt(text, 10, 64)
+		if err != nil {
+			if ne, ok := err.(*strconv.NumError); ok && ne.Err == strconv.ErrRange {
+				return value{}, rowErr(line, f.Name, ErrOutOfRange, "%q must be between %d and %d", text, f.Min, f.Max)
+			}
+			return value{}, rowErr(line, f.Name, ErrInvalidInteger, "%q is not a whole number", text)
+		}
+		if n < f.Min || n > f.Max {
+			return value{}, rowErr(line, f.Name, ErrOutOfRange, "%d must be between %d and %d", n, f.Min, f.Max)
+		}
+		return value{set: true, i: n}, nil
+	case Boolean:
+		switch strings.ToLower(text) {
+		case "true", "1", "yes":
+			return value{set: true, b: true}, nil
+		case "false", "0", "no":
+			return value{set: true, b: false}, nil
+		}
+		return value{}, rowErr(line, f.Name, ErrInvalidBoolean, "%q is not one of true, false, 1, 0, yes, no", text)
+	case Datetime:
+		for _, layout := range dateLayouts {
+			if t, err := time.Parse(layout, text); err == nil {
+				t = t.UTC()
+				return value{set: true, t: t, s: t.Format(time.RFC3339Nano)}, nil
+			}
+		}
+		return value{}, rowErr(line, f.Name, ErrInvalidDatetime, "%q is not an RFC 3339 date-time (2024-01-31T09:00:00Z) or a date (2024-01-31)", text)
+	case Object:
+		return objectValue(line, f, []byte(text))
+	default:
+		return value{set: true, s: text}, nil
+	}
+}
+
+func objectValue(line int, f *Field, raw []byte) (value, *RowError) {
+	raw = bytes.TrimSpace(raw)
+	if !json.Valid(raw) {
+		return value{}, rowErr(line, f.Name, ErrInvalidObject, "the value is not valid JSON")
+	}
+	if raw[0] != '{' {
+		return value{}, rowErr(line, f.Name, ErrInvalidObject, "the value must be a JSON object, like {\"tier\": \"gold\"}")
+	}
+	var buf bytes.Buffer
+	_ = json.Compact(&buf, raw) // raw is valid JSON
+	return value{set: true, s: buf.String()}, nil
+}
+
+// fromJSON converts a JSON value to the field's type. Strings are read like
+// CSV cells, so "12" is a valid count and "yes" a valid boolean.
+func (f *Field) fromJSON(line int, raw json.RawMessage, lim Limits) (value, *RowError) {
+	if len(raw) > lim.MaxFieldBytes {
+		return value{}, rowErr(line, f.Name, ErrFieldTooLarge, "%d bytes, more than the limit of %d", len(raw), lim.MaxFieldBytes)
+	}
+	switch raw[0] {
+	case 'n': // null
+		return value{}, nil
+	case '"':
+		var s string
+		if err := json.Unmarshal(raw, &s); err != nil {
+			return value{}, rowErr(line, f.Name, ErrInvalidType, "the value is not a valid JSON string")
+		}
+		return f.fromText(line, s, lim)
+	case '{':
+		if f.Type == Object {
+			return objectValue(line, f, raw)
+		}
+	case '[':
+	case 't', 'f':
+		if f.Type == Boolean {
+			return value{set: true, b: raw[0] == 't'}, nil
+		}
+	default: // a number
+		if f.Type == String || f.Type == Integer {
+			return f.fromText(line, string(raw), lim)
+		}
+	}
+	return value{}, rowErr(line, f.Name, ErrInvalidType, "expected %s, got %s", f.Type, jsonTypeName(raw[0]))
+}
+
+func jsonTypeName(first byte) string {
+	switch first {
+	case '{':
+		return "an object"
+	case '[':
+		return "an array"
+	case 't', 'f':
+		return "a boolean"
+	case '"':
+		return "a string"
+	}
+	return "a number"
+}
+
+// String names the type for messages.
+func (t FieldType) String() string {
+	switch t {
+	case Integer:
+		return "a whole number"
+	case Boolean:
+		return "a boolean"
+	case Datetime:
+		return "a date-time string"
+	case Object:
+		return "a JSON object"
+	}
+	return "a string"
+}
+
+// appendJSON appends the row's set fields as one JSON object, in schema
+// order, skipping the transaction id field.
+func (r *rowValues) appendJSON(dst []byte) []byte {
+	dst = append(dst, '{')
+	first := true
+	for i, f := range r.schema.Fields {
+		v := r.vals[i]
+		if !v.set || f.Name == r.schema.TxField {
+			continue
+		}
+		if !first {
+			dst = append(dst, ',')
+		}
+		first = false
+		dst = appendString(dst, f.Name)
+		dst = append(dst, ':')
+		switch f.Type {
+		case Integer:
+			dst = strconv.AppendInt(dst, v.i, 10)
+		case Boolean:
+			dst = strconv.AppendBool(dst, v.b)
+		case Object:
+			dst = append(dst, v.s...)
+		default:
+			dst = appendString(dst, v.s)
+		}
+	}
+	return append(dst, '}')
+}
+
+// appendString appends s as a JSON string.
+func appendString(dst []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c == '"' || c == '\\' || c >= 0x7f || c == '<' || c == '>' || c == '&' {
+			b, _ := json.Marshal(s) // strings always marshal
+			return append(dst, b...)
+		}
+	}
+	dst = append(dst, '"')
+	dst = append(dst, s...)
+	return append(dst, '"')
+}

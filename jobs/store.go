@@ -1,0 +1,307 @@
+package jobs
+
+import (
+	"cmp"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// Batch states.
+const (
+	StateLoading = "loading" // rows are being enqueued
+	StateRunning = "running" // every chunk is queued; workers are at it
+	StateDone    = "done"    // every row has an outcome
+	StateHalted  = "halted"  // stopped by a fatal API error (401/403); see HaltReason
+)
+
+// DefaultRetention is how long a batch's data is kept in Redis.
+const DefaultRetention = 7 * 24 * time.Hour
+
+// ErrBatchNotFound is returned for an unknown (or expired) batch id.
+var ErrBatchNotFound = errors.New("batch not found")
+
+// Meta is a batch's metadata and progress.
+type Meta struct {
+	ID         string    `json:"batch_id"`
+	Kind       string    `json:"kind"`
+	Format     string    `json:"format"`
+	Source     string    `json:"source"`
+	SHA256     string    `json:"sha256"`
+	Options    string    `json:"options"`
+	DryRun     bool      `json:"dry_run"`
+	Created    time.Time `json:"created"`
+	State      string    `json:"state"`
+	HaltReason string    `json:"halt_reason,omitempty"`
+	Total      int       `json:"total"`  // rows in the file
+	Chunks     int       `json:"chunks"` // chunk tasks
+	MaxLine    int       `json:"max_line"`
+	Done       int       `json:"done"` // rows with an outcome
+	Successes  int       `json:"successes"`
+	Failed     int       `json:"failed"`
+}
+
+// Finished reports whether the batch will make no more progress.
+func (m Meta) Finished() bool { return m.State == StateDone || m.State == StateHalted }
+
+// StoreConfig configures a [Store].
+type StoreConfig struct {
+	// Prefix starts every key. Defaults to "bulksync:".
+	Prefix string
+	// Retention is how long batch data is kept. Defaults to DefaultRetention.
+	Retention time.Duration
+}
+
+// Store keeps batches in Redis. It is safe for concurrent use.
+type Store struct {
+	rdb       redis.UniversalClient
+	prefix    string
+	retention time.Duration
+}
+
+// NewStore returns a store on rdb.
+func NewStore(rdb redis.UniversalClient, cfg StoreConfig) *Store {
+	return &Store{
+		rdb:       rdb,
+		prefix:    cmp.Or(cfg.Prefix, "bulksync:"),
+		retention: cmp.Or(cfg.Retention, DefaultRetention),
+	}
+}
+
+func (s *Store) metaKey(id string) string     { return s.prefix + "batch:" + id }
+func (s *Store) rowsKey(id string) string     { return s.prefix + "batch:" + id + ":rows" }
+func (s *Store) outcomesKey(id string) string { return s.prefix + "batch:" + id + ":outcomes" }
+func (s *Store) indexKey() string             { return s.prefix + "batches" }
+
+// Create records a new batch in state loading. It returns false, and
+// changes nothing, when a batch with that id exists.
+func (s *Store) Create(ctx context.Context, m Meta) (bool, error) {
+	m.State = StateLoading
+	ok, err := s.rdb.HSetNX(ctx, s.metaKey(m.ID), "batch_id", m.ID).Result()
+	if err != nil {
+		return false, fmt.Errorf("create batch %s: %w", m.ID, err)
+	}
+	if !ok {
+		return false, nil
+	}
+	_, err = s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		p.HSet(ctx, s.metaKey(m.ID),
+			"kind", m.Kind, "format", m.Format, "source", m.Source, "sha256", m.SHA256,
+			"options", m.Options, "dry_run", m.DryRun, "created", m.Created.UTC().Format(time.RFC3339Nano),
+			"state", m.State, "total", m.Total, "chunks", m.Chunks, "max_line", m.MaxLine,
+			"done", 0, "successes", 0, "failed", 0)
+		p.Expire(ctx, s.metaKey(m.ID), s.retention)
+		p.ZAdd(ctx, s.indexKey(), redis.Z{Score: float64(m.Created.Unix()), Member: m.ID})
+		return nil
+	})
+	if err != nil {
+		return false, fmt.Errorf("create batch %s: %w", m.ID, err)
+	}
+	return true, nil
+}
+
+// Get returns a batch's metadata.
+func (s *Store) Get(ctx context.Context, id string) (Meta, error) {
+	h, err := s.rdb.HGetAll(ctx, s.metaKey(id)).Result()
+	if err != nil {
+		return Meta{}, fmt.Errorf("get batch %s: %w", id, err)
+	}
+	if len(h) == 0 {
+		return Meta{}, fmt.Errorf("%w: %s", ErrBatchNotFound, id)
+	}
+	num := func(k string) int { n, _ := strconv.Atoi(h[k]); return n }
+	created, _ := time.Parse(time.RFC3339Nano, h["created"])
+	return Meta{
+		ID: id, Kind: h["kind"], Format: h["format"], Source: h["source"], SHA256: h["sha256"],
+		Options: h["options"], DryRun: h["dry_run"] == "1", Created: created, State: h["state"],
+		HaltReason: h["halt_reason"], Total: num("total"), Chunks: num("chunks"), MaxLine: num("max_line"),
+		Done: num("done"), Successes: num("successes"), Failed: num("failed"),
+	}, nil
+}
+
+// AddRows writes rows to the ledger as enqueued (no outcome yet), in one
+// round trip.
+func (s *Store) AddRows(ctx context.Context, id string, rows []Outcome) error {
+	if len(rows) == 0 {
+		return nil
+	}
+	args := make([]any, 0, 2*len(rows))
+	for _, r := range rows {
+		b, err := json.Marshal(r)
+		if err != nil {
+			return fmt.Errorf("encode row %d: %w", r.Line, err)
+		}
+		args = append(args, r.Line, b)
+	}
+	_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		p.HSet(ctx, s.rowsKey(id), args...)
+		p.Expire(ctx, s.rowsKey(id), s.retention)
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("add rows to batch %s: %w", id, err)
+	}
+	return nil
+}
+
+// recordScript stores outcomes that have none yet and counts them; when
+// every row has one, the batch is done. KEYS: meta, outcomes. ARGV:
+// retention seconds, then line, status, outcome JSON triples. It returns
+// how many outcomes were new.
+var recordScript = redis.NewScript(`
+local added, ok, failed = 0, 0, 0
+for i = 2, #ARGV, 3 do
+  if redis.call('HSETNX', KEYS[2], ARGV[i], ARGV[i+2]) == 1 then
+    added = added + 1
+    if ARGV[i+1] == 'ok' then ok = ok + 1 else failed = failed + 1 end
+  end
+end
+if added > 0 then
+  local done = redis.call('HINCRBY', KEYS[1], 'done', added)
+  redis.call('HINCRBY', KEYS[1], 'successes', ok)
+  redis.call('HINCRBY', KEYS[1], 'failed', failed)
+  redis.call('EXPIRE', KEYS[2], ARGV[1])
+  local st = redis.call('HMGET', KEYS[1], 'state', 'total')
+  if st[1] == 'running' and done >= tonumber(st[2]) then
+    redis.call('HSET', KEYS[1], 'state', 'done')
+  end
+end
+return added
+`)
+
+// Record stores the outcomes of rows that have none yet, in one round
+// trip, and returns how many were new. An outcome once recorded is final.
+func (s *Store) Record(ctx context.Context, id string, outs ...Outcome) (int, error) {
+	if len(outs) == 0 {
+		return 0, nil
+	}
+	args := make([]any, 0, 1+3*len(outs))
+	args = append(args, int(s.retention.Seconds()))
+	for _, o := range outs {
+		b, err := json.Marshal(o)
+		if err != nil {
+			return 0, fmt.Errorf("encode outcome of line %d: %w", o.Line, err)
+		}
+		args = append(args, o.Line, o.Status, b)
+	}
+	n, err := recordScript.Run(ctx, s.rdb, []string{s.metaKey(id), s.outcomesKey(id)}, args...).Int()
+	if err != nil {
+		return 0, fmt.Errorf("record outcomes of batch %s: %w", id, err)
+	}
+	return n, nil
+}
+
+// startScript moves a loading batch to running, or straight to done when
+// every row already has an outcome (a file of invalid rows only).
+var startScript = redis.NewScript(`
+if redis.call('HGET', KEYS[1], 'state') ~= 'loading' then return 0 end
+local st = redis.call('HMGET', KEYS[1], 'done', 'total')
+if tonumber(st[1]) >= tonumber(st[2]) then
+  redis.call('HSET', KEYS[1], 'state', 'done')
+else
+  redis.call('HSET', KEYS[1], 'state', 'running')
+end
+return 1
+`)
+
+// Start marks a batch's chunks as all enqueued.
+func (s *Store) Start(ctx context.Context, id string) error {
+	if err := startScript.Run(ctx, s.rdb, []string{s.metaKey(id)}).Err(); err != nil {
+		return fmt.Errorf("start batch %s: %w", id, err)
+	}
+	return nil
+}
+
+// Resume puts a halted batch back to running, so that a re-import after a
+// fixed token retries the rows that have no outcome.
+func (s *Store) Resume(ctx context.Context, id string) error {
+	_, err := s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		p.HSet(ctx, s.metaKey(id), "state", StateLoading)
+		p.HDel(ctx, s.metaKey(id), "halt_reason")
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("resume batch %s: %w", id, err)
+	}
+	return nil
+}
+
+// Halt stops a batch: workers skip its remaining chunks.
+func (s *Store) Halt(ctx context.Context, id, reason string) error {
+	if err := s.rdb.HSet(ctx, s.metaKey(id), "state", StateHalted, "halt_reason", reason).Err(); err != nil {
+		return fmt.Errorf("halt batch %s: %w", id, err)
+	}
+	return nil
+}
+
+// Done returns which of the given lines already have an outcome.
+func (s *Store) Done(ctx context.Context, id string, lines []int) (map[int]bool, error) {
+	fields := make([]string, len(lines))
+	for i, l := range lines {
+		fields[i] = strconv.Itoa(l)
+	}
+	vals, err := s.rdb.HMGet(ctx, s.outcomesKey(id), fields...).Result()
+	if err != nil {
+		return nil, fmt.Errorf("read outcomes of batch %s: %w", id, err)
+	}
+	done := make(map[int]bool, len(lines))
+	for i, v := range vals {
+		if v != nil {
+			done[lines[i]] = true
+		}
+	}
+	return done, nil
+}
+
+// ledgerPage is how many lines Ledger reads per round trip.
+const ledgerPage = 1000
+
+// Ledger calls fn with every row of the batch in line order: its outcome,
+// or, for a row that has none, the row as enqueued with status unprocessed.
+func (s *Store) Ledger(ctx context.Context, id string, fn func(Outcome) error) error {
+	m, err := s.Get(ctx, id)
+	if err != nil {
+		return err
+	}
+	fields := make([]string, 0, ledgerPage)
+	for from := 1; from <= m.MaxLine; from += ledgerPage {
+		fields = fields[:0]
+		for l := from; l < from+ledgerPage && l <= m.MaxLine; l++ {
+			fields = append(fields, strconv.Itoa(l))
+		}
+		var rows, outs *redis.SliceCmd
+		_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+			rows = p.HMGet(ctx, s.rowsKey(id), fields...)
+			outs = p.HMGet(ctx, s.outcomesKey(id), fields...)
+			return nil
+		})
+		if err != nil {
+			return fmt.Errorf("read ledger of batch %s: %w", id, err)
+		}
+		for i, row := range rows.Val() {
+			raw := outs.Val()[i]
+			if raw == nil {
+				raw = row
+			}
+			if raw == nil {
+				continue // not a row's first line
+			}
+			var o Outcome
+			if err := json.Unmarshal([]byte(raw.(string)), &o); err != nil {
+				return fmt.Errorf("decode ledger line %s of batch %s: %w", fields[i], id, err)
+			}
+			if o.Status == "" {
+				o.Status, o.Action = StatusUnprocessed, ActionSkipped
+			}
+			if err := fn(o); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}

@@ -1,0 +1,59 @@
+package worker
+
+import (
+	"cmp"
+	"errors"
+	"log/slog"
+	"time"
+)
+
+// Config configures a [Worker]. Zero fields take the defaults.
+type Config struct {
+	// Concurrency is how many chunks are worked at once. Defaults to 10.
+	Concurrency int
+	// Queue is the asynq queue to work. Defaults to "bulksync".
+	Queue string
+	// MaxAttempts bounds the attempts of one row on transient faults.
+	// Defaults to 8.
+	MaxAttempts int
+	// InitialBackoff is the first retry delay; it doubles (with ±50%
+	// jitter) up to MaxBackoff. Defaults to 250 ms and 15 s.
+	InitialBackoff, MaxBackoff time.Duration
+	// MaxRetryAfter caps how long a Retry-After header may make a row
+	// wait. Defaults to 60 s.
+	MaxRetryAfter time.Duration
+	// ShutdownTimeout is how long Shutdown waits for chunks in progress
+	// before handing them back to the queue. Defaults to 10 s.
+	ShutdownTimeout time.Duration
+	// Logger receives the worker's logs. Defaults to slog.Default().
+	Logger *slog.Logger
+}
+
+// DefaultQueue is the asynq queue bulksync uses.
+const DefaultQueue = "bulksync"
+
+func (c Config) withDefaults() Config {
+	c.Concurrency = cmp.Or(c.Concurrency, 10)
+	c.Queue = cmp.Or(c.Queue, DefaultQueue)
+	c.MaxAttempts = cmp.Or(c.MaxAttempts, 8)
+	c.InitialBackoff = cmp.Or(c.InitialBackoff, 250*time.Millisecond)
+	c.MaxBackoff = cmp.Or(c.MaxBackoff, 15*time.Second)
+	c.MaxRetryAfter = cmp.Or(c.MaxRetryAfter, time.Minute)
+	c.ShutdownTimeout = cmp.Or(c.ShutdownTimeout, 10*time.Second)
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	return c
+}
+
+func (c Config) validate() error {
+	switch {
+	case c.Concurrency < 0:
+		return errors.New("worker: Concurrency cannot be negative")
+	case c.MaxAttempts < 0:
+		return errors.New("worker: MaxAttempts cannot be negative")
+	case c.InitialBackoff < 0 || c.MaxBackoff < 0:
+		return errors.New("worker: backoff delays cannot be negative")
+	}
+	return nil
+}

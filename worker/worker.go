@@ -1,0 +1,190 @@
+package worker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"time"
+
+	"github.com/bulksync/bulksync/dmapi"
+	"github.com/bulksync/bulksync/jobs"
+	"github.com/hibiken/asynq"
+)
+
+// applyFunc applies one row of a chunk to the API and returns its outcome.
+// It returns ok false when ctx ended before the outcome was known.
+type applyFunc func(ctx context.Context, p *jobs.ChunkPayload, row jobs.ChunkRow) (out jobs.Outcome, ok bool)
+
+// Worker works chunk tasks. Create it with [New].
+type Worker struct {
+	cfg     Config
+	store   *jobs.Store
+	api     *dmapi.Client
+	log     *slog.Logger
+	apply   map[string]applyFunc // by kind
+	redis   asynq.RedisConnOpt
+	srv     *asynq.Server
+	started bool
+}
+
+// New returns a worker that takes tasks from the Redis at redis, keeps
+// outcomes in store and calls api.
+func New(redis asynq.RedisConnOpt, store *jobs.Store, api *dmapi.Client, cfg Config) (*Worker, error) {
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	cfg = cfg.withDefaults()
+	w := &Worker{cfg: cfg, store: store, api: api, log: cfg.Logger, redis: redis}
+	w.apply = map[string]applyFunc{
+		"program-licenses": w.licenseApplier(dmapi.ProgramLicense),
+		"user-licenses":    w.licenseApplier(dmapi.UserLicense),
+	}
+	return w, nil
+}
+
+// Start begins taking tasks in the background.
+func (w *Worker) Start() error {
+	w.srv = asynq.NewServer(w.redis, asynq.Config{
+		Concurrency:     w.cfg.Concurrency,
+		Queues:          map[string]int{w.cfg.Queue: 1},
+		ShutdownTimeout: w.cfg.ShutdownTimeout,
+		// Chunks are few and large: look for new ones often.
+		TaskCheckInterval: 100 * time.Millisecond,
+		RetryDelayFunc:    retryDelay,
+		ErrorHandler:      asynq.ErrorHandlerFunc(w.handleTaskError),
+		Logger:            asynqLogger{w.log},
+		LogLevel:          asynq.WarnLevel,
+	})
+	mux := asynq.NewServeMux()
+	mux.Handle(jobs.TypePrefix, w)
+	if err := w.srv.Start(mux); err != nil {
+		return fmt.Errorf("start worker: %w", err)
+	}
+	w.started = true
+	return nil
+}
+
+// Shutdown stops taking tasks, waits up to the shutdown timeout for the
+// chunks in progress and hands back the rest to the queue.
+func (w *Worker) Shutdown() {
+	if w.started {
+		w.srv.Shutdown()
+		w.started = false
+	}
+}
+
+// Run starts the worker and shuts it down when ctx ends.
+func (w *Worker) Run(ctx context.Context) error {
+	if err := w.Start(); err != nil {
+		return err
+	}
+	<-ctx.Done()
+	w.Shutdown()
+	return nil
+}
+
+// retryDelay spaces the redeliveries of a chunk whose delivery was cut
+// short: 1 s, 2 s, 4 s, ... up to 30 s.
+func retryDelay(n int, _ error, _ *asynq.Task) time.Duration {
+	return min(time.Second<<min(n, 5), 30*time.Second)
+}
+
+// ProcessTask works one chunk. It implements asynq.Handler.
+func (w *Worker) ProcessTask(ctx context.Context, t *asynq.Task) error {
+	p, err := jobs.DecodeChunk(t)
+	if err != nil {
+		return fmt.Errorf("%w: %w", err, asynq.SkipRetry)
+	}
+	apply, ok := w.apply[p.Kind]
+	if !ok {
+		return fmt.Errorf("chunk %d of batch %s: unknown kind %q: %w", p.Chunk, p.BatchID, p.Kind, asynq.SkipRetry)
+	}
+	meta, err := w.store.Get(ctx, p.BatchID)
+	if errors.Is(err, jobs.ErrBatchNotFound) {
+		return fmt.Errorf("chunk %d: %w: %w", p.Chunk, err, asynq.SkipRetry)
+	}
+	if err != nil {
+		return err
+	}
+	if meta.State == jobs.StateHalted {
+		return nil
+	}
+	lines := make([]int, len(p.Rows))
+	for i, r := range p.Rows {
+		lines[i] = r.Line
+	}
+	done, err := w.store.Done(ctx, p.BatchID, lines)
+	if err != nil {
+		return err
+	}
+	for _, row := range p.Rows {
+		if done[row.Line] {
+			continue
+		}
+		out, ok := apply(ctx, &p, row)
+		if !ok {
+			return fmt.Errorf("chunk %d of batch %s: %w", p.Chunk, p.BatchID, ctx.Err())
+		}
+		// The API call is over: record its outcome even when shutdown has
+		// begun, so a redelivery does not repeat it.
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		_, err := w.store.Record(rctx, p.BatchID, out)
+		cancel()
+		if err != nil {
+			return err
+		}
+		if out.ErrorCode == codeUnauthorized || out.ErrorCode == codeForbidden {
+			reason := fmt.Sprintf("the API answered %d at line %d: %s", out.HTTPStatus, out.Line, fatalHint(out.HTTPStatus))
+			w.log.Error("batch halted", "batch", p.BatchID, "reason", reason)
+			return w.store.Halt(rctx, p.BatchID, reason)
+		}
+	}
+	return nil
+}
+
+func fatalHint(status int) string {
+	if status == 401 {
+		return "the API token is wrong or missing (BULKSYNC_API_TOKEN)"
+	}
+	return "the API token is not allowed to do this; license writes need a Data Manager admin's key"
+}
+
+// handleTaskError records the rows of a chunk that asynq gave up on, so
+// that every row of the batch ends with an outcome.
+func (w *Worker) handleTaskError(ctx context.Context, t *asynq.Task, err error) {
+	retried, _ := asynq.GetRetryCount(ctx)
+	maxRetry, _ := asynq.GetMaxRetry(ctx)
+	if retried < maxRetry && !errors.Is(err, asynq.SkipRetry) {
+		w.log.Warn("chunk will be retried", "type", t.Type(), "retried", retried, "err", err)
+		return
+	}
+	p, derr := jobs.DecodeChunk(t)
+	if derr != nil {
+		w.log.Error("dropping unreadable task", "type", t.Type(), "err", derr)
+		return
+	}
+	outs := make([]jobs.Outcome, len(p.Rows))
+	for i, r := range p.Rows {
+		outs[i] = jobs.Outcome{
+			Line: r.Line, ExternalID: r.Key, TransactionID: r.TransactionID,
+			Action: jobs.ActionSkipped, Status: jobs.StatusFailed, ErrorCode: codeTaskFailed,
+			Message: "the chunk failed " + strconv.Itoa(retried+1) + " times: " + err.Error(),
+		}
+	}
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	if _, rerr := w.store.Record(rctx, p.BatchID, outs...); rerr != nil {
+		w.log.Error("cannot record failed chunk", "batch", p.BatchID, "chunk", p.Chunk, "err", rerr)
+	}
+}
+
+// asynqLogger sends asynq's logs to slog.
+type asynqLogger struct{ l *slog.Logger }
+
+func (a asynqLogger) Debug(args ...any) { a.l.Debug(fmt.Sprint(args...)) }
+func (a asynqLogger) Info(args ...any)  { a.l.Info(fmt.Sprint(args...)) }
+func (a asynqLogger) Warn(args ...any)  { a.l.Warn(fmt.Sprint(args...)) }
+func (a asynqLogger) Error(args ...any) { a.l.Error(fmt.Sprint(args...)) }
+func (a asynqLogger) Fatal(args ...any) { a.l.Error(fmt.Sprint(args...)) }
