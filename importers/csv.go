@@ -32,6 +32,8 @@ func newCSVSource(br *bufio.Reader, m *meter, schema *Schema, opts Options) (*cs
 		return nil, nil, fileErr(1, ErrTooLarge, "the header row is longer than %d bytes", opts.Limits.MaxRowBytes)
 	case err != nil:
 		return nil, nil, fileErr(1, ErrBadHeader, "cannot read the header row: %v", err)
+	case r.InputOffset() > int64(opts.Limits.MaxRowBytes):
+		return nil, nil, fileErr(1, ErrTooLarge, "the header row is longer than %d bytes", opts.Limits.MaxRowBytes)
 	}
 	if len(header) > opts.Limits.MaxColumns {
 		return nil, nil, fileErr(1, ErrBadHeader, "%d columns, more than the limit of %d", len(header), opts.Limits.MaxColumns)
@@ -72,12 +74,15 @@ func newCSVSource(br *bufio.Reader, m *meter, schema *Schema, opts Options) (*cs
 }
 
 func (s *csvSource) next(vals *rowValues) (*RowError, error) {
+	start := s.r.InputOffset()
 	rec, err := s.r.Read()
 	defer func() { s.m.mark = s.r.InputOffset() }()
 	s.record = rec
 	if err != nil {
 		var pe *csv.ParseError
 		switch {
+		case errors.As(err, &pe) && s.r.InputOffset()-start > int64(s.lim.MaxRowBytes):
+			return nil, fileErr(pe.StartLine, ErrTooLarge, "a row longer than %d bytes (raise --max-row-bytes)", s.lim.MaxRowBytes)
 		case errors.As(err, &pe):
 			vals.line, s.last = pe.StartLine, pe.Line
 			return rowErr(pe.StartLine, "", ErrMalformedCSV, "%v", pe.Err), nil
@@ -91,6 +96,9 @@ func (s *csvSource) next(vals *rowValues) (*RowError, error) {
 	}
 	vals.line, _ = s.r.FieldPos(0)
 	s.last, _ = s.r.FieldPos(len(rec) - 1)
+	if s.r.InputOffset()-start > int64(s.lim.MaxRowBytes) {
+		return nil, fileErr(vals.line, ErrTooLarge, "a row longer than %d bytes (raise --max-row-bytes)", s.lim.MaxRowBytes)
+	}
 	if len(rec) != len(s.cols) {
 		return rowErr(vals.line, "", ErrFieldCount, "%d cells, the header has %d columns", len(rec), len(s.cols)), nil
 	}

@@ -18,6 +18,7 @@ type jsonSource struct {
 	opts    Options
 	m       *meter
 	dec     *json.Decoder  // array and stream modes
+	lt      *lineTracker   // array and stream modes: what dec read, by line
 	array   bool           // inside a top-level array
 	lines   *bufio.Scanner // NDJSON mode
 	line    int            // NDJSON: current line
@@ -31,16 +32,20 @@ func newJSONSource(br *bufio.Reader, m *meter, schema *Schema, opts Options) (*j
 	first, _ := firstByte(br)
 	switch {
 	case first == '[':
-		s.dec = json.NewDecoder(br)
+		s.lt = &lineTracker{r: br, line: 1}
+		s.dec = json.NewDecoder(s.lt)
 		if _, err := s.dec.Token(); err != nil {
 			return nil, nil, fileErr(1, ErrSyntax, "%v", err)
 		}
 		s.array = true
 	case firstLineIsValue(br):
+		// Room for the line's "\r\n"; next holds rows to MaxRowBytes exactly.
+		max := opts.Limits.MaxRowBytes + 2
 		s.lines = bufio.NewScanner(br)
-		s.lines.Buffer(make([]byte, 0, 64<<10), opts.Limits.MaxRowBytes)
+		s.lines.Buffer(make([]byte, 0, min(64<<10, max)), max)
 	default:
-		s.dec = json.NewDecoder(br)
+		s.lt = &lineTracker{r: br, line: 1}
+		s.dec = json.NewDecoder(s.lt)
 	}
 	if schema == nil {
 		// Tell the kind from the first row's keys; keep the row for next.
@@ -117,7 +122,7 @@ func (s *jsonSource) read() ([]byte, int, error) {
 			}
 		}
 		if _, err := s.dec.Token(); !errors.Is(err, io.EOF) {
-			return nil, 0, fileErr(s.endLine(), ErrSyntax, "unexpected data after the JSON rows")
+			return nil, 0, fileErr(s.errLine(), ErrSyntax, "unexpected data after the JSON rows")
 		}
 		return nil, 0, io.EOF
 	}
@@ -125,23 +130,26 @@ func (s *jsonSource) read() ([]byte, int, error) {
 	if err := s.dec.Decode(&raw); err != nil {
 		return nil, 0, s.syntaxErr(err)
 	}
-	s.m.mark = s.dec.InputOffset()
-	line := s.endLine() - bytes.Count(raw, []byte{'\n'})
-	return raw, line, nil
+	end := s.dec.InputOffset() // just past the value; raw is the value's exact bytes
+	s.m.mark = end
+	return raw, s.lt.lineAt(end - int64(len(raw))), nil
 }
 
-// endLine is the line of the decoder's read position.
-func (s *jsonSource) endLine() int {
-	var ahead newlineCounter
-	_, _ = io.Copy(&ahead, s.dec.Buffered())
-	return 1 + int(s.m.nl) - int(ahead)
+// errLine is the line where the decoder stopped: the first byte after its
+// position that is not white space (where a broken value or trailing
+// data starts).
+func (s *jsonSource) errLine() int {
+	off := s.dec.InputOffset()
+	rest, _ := io.ReadAll(s.dec.Buffered())
+	off += int64(len(rest) - len(bytes.TrimLeft(rest, " \t\r\n")))
+	return s.lt.lineAt(off)
 }
 
 func (s *jsonSource) syntaxErr(err error) error {
 	if errors.Is(err, errRowTooLarge) {
-		return fileErr(s.endLine(), ErrTooLarge, "a row longer than %d bytes (raise --max-row-bytes)", s.opts.Limits.MaxRowBytes)
+		return fileErr(s.errLine(), ErrTooLarge, "a row longer than %d bytes (raise --max-row-bytes)", s.opts.Limits.MaxRowBytes)
 	}
-	return fileErr(s.endLine(), ErrSyntax, "the JSON cannot be read on: %v", err)
+	return fileErr(s.errLine(), ErrSyntax, "the JSON cannot be read on: %v", err)
 }
 
 func (s *jsonSource) next(vals *rowValues) (*RowError, error) {
@@ -152,7 +160,7 @@ func (s *jsonSource) next(vals *rowValues) (*RowError, error) {
 	vals.line = line
 	s.object = raw
 	if len(raw) > s.opts.Limits.MaxRowBytes {
-		return rowErr(line, "", ErrFieldTooLarge, "the row is %d bytes, more than the limit of %d", len(raw), s.opts.Limits.MaxRowBytes), nil
+		return nil, fileErr(line, ErrTooLarge, "a row of %d bytes, more than the limit of %d (raise --max-row-bytes)", len(raw), s.opts.Limits.MaxRowBytes)
 	}
 	if raw[0] != '{' {
 		if json.Valid(raw) {
@@ -188,10 +196,41 @@ func (s *jsonSource) next(vals *rowValues) (*RowError, error) {
 
 func (s *jsonSource) raw() ([]string, []byte) { return nil, s.object }
 
-// newlineCounter counts the newlines written to it.
-type newlineCounter int
+// lineTracker sits between the input and a json.Decoder and remembers
+// where the newlines it passed on are, so that a decoder offset can be
+// turned into a line number. Offsets must be asked for in increasing
+// order; newlines before the last offset asked for are forgotten, so it
+// holds no more than the decoder's buffer.
+type lineTracker struct {
+	r    io.Reader
+	off  int64   // bytes passed on
+	line int     // line of the last offset asked for
+	nls  []int64 // offsets of the newlines not yet counted in line
+	head int     // nls[:head] are counted
+}
 
-func (c *newlineCounter) Write(p []byte) (int, error) {
-	*c += newlineCounter(bytes.Count(p, []byte{'\n'}))
-	return len(p), nil
+func (t *lineTracker) Read(p []byte) (int, error) {
+	n, err := t.r.Read(p)
+	for b, base := p[:n], t.off; ; {
+		i := bytes.IndexByte(b, '\n')
+		if i < 0 {
+			break
+		}
+		t.nls = append(t.nls, base+int64(i))
+		b, base = b[i+1:], base+int64(i)+1
+	}
+	t.off += int64(n)
+	return n, err
+}
+
+// lineAt returns the line of the byte at offset off.
+func (t *lineTracker) lineAt(off int64) int {
+	for t.head < len(t.nls) && t.nls[t.head] < off {
+		t.head++
+		t.line++
+	}
+	if t.head == len(t.nls) {
+		t.nls, t.head = t.nls[:0], 0
+	}
+	return t.line
 }

@@ -219,7 +219,6 @@ func (r *Reader) validate(vals *rowValues) *RowError {
 type meter struct {
 	r    io.Reader
 	n    int64 // bytes read
-	nl   int64 // newlines read
 	mark int64 // offset where the current row starts
 	max  int64
 }
@@ -232,7 +231,6 @@ func (m *meter) Read(p []byte) (int, error) {
 	}
 	n, err := m.r.Read(p)
 	m.n += int64(n)
-	m.nl += int64(bytes.Count(p[:n], []byte{'\n'}))
 	return n, err
 }
 

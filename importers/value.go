@@ -3,6 +3,8 @@ package importers
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
+	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -60,7 +62,7 @@ func (f *Field) fromText(line int, text string, lim Limits) (value, *RowError) {
 	case Integer:
 		n, err := strconv.ParseInt(text, 10, 64)
 		if err != nil {
-			if ne, ok := err.(*strconv.NumError); ok && ne.Err == strconv.ErrRange {
+			if ne, ok := err.(*strconv.NumError); (ok && ne.Err == strconv.ErrRange) || f.outOfRange(text) {
 				return value{}, rowErr(line, f.Name, ErrOutOfRange, "%q must be between %d and %d", text, f.Min, f.Max)
 			}
 			return value{}, rowErr(line, f.Name, ErrInvalidInteger, "%q is not a whole number", text)
@@ -92,8 +94,30 @@ func (f *Field) fromText(line int, text string, lim Limits) (value, *RowError) {
 	}
 }
 
+// outOfRange reports whether text is a decimal number in exponent or
+// fraction notation (1e99, -2.5e10, 3000000000.0: JSON writers emit these
+// for large numbers) that is a whole number outside [f.Min, f.Max]. Such a
+// value is out of range rather than not a number.
+func (f *Field) outOfRange(text string) bool {
+	for i := 0; i < len(text); i++ {
+		switch c := text[i]; {
+		case c >= '0' && c <= '9', c == '.', c == 'e', c == 'E', c == '+', c == '-':
+		default:
+			return false
+		}
+	}
+	x, err := strconv.ParseFloat(text, 64)
+	if err != nil && !errors.Is(err, strconv.ErrRange) {
+		return false
+	}
+	return x == math.Trunc(x) && (x < float64(f.Min) || x > float64(f.Max))
+}
+
 func objectValue(line int, f *Field, raw []byte) (value, *RowError) {
 	raw = bytes.TrimSpace(raw)
+	if !utf8.Valid(raw) {
+		return value{}, rowErr(line, f.Name, ErrInvalidUTF8, "the value is not valid UTF-8 (save the file as UTF-8)")
+	}
 	if !json.Valid(raw) {
 		return value{}, rowErr(line, f.Name, ErrInvalidObject, "the value is not valid JSON")
 	}
@@ -115,6 +139,11 @@ func (f *Field) fromJSON(line int, raw json.RawMessage, lim Limits) (value, *Row
 	case 'n': // null
 		return value{}, nil
 	case '"':
+		// json.Unmarshal would quietly turn bytes that are not UTF-8
+		// into U+FFFD; report them like a CSV cell.
+		if !utf8.Valid(raw) {
+			return value{}, rowErr(line, f.Name, ErrInvalidUTF8, "the value is not valid UTF-8 (save the file as UTF-8)")
+		}
 		var s string
 		if err := json.Unmarshal(raw, &s); err != nil {
 			return value{}, rowErr(line, f.Name, ErrInvalidType, "the value is not a valid JSON string")

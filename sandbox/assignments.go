@@ -3,7 +3,6 @@ package sandbox
 import (
 	"encoding/json"
 	"net/http"
-	"slices"
 	"strings"
 	"time"
 )
@@ -415,14 +414,4 @@ func (s *Server) deleteAssignment(kind licenseKind, subject subjectKind) handler
 		s.counters.deletes++
 		return written(http.StatusOK, detail("Assignment successfully deleted"))
 	}
-}
-
-// sortByID sorts items by the id key returns.
-func sortByID[T any](items []T, id func(T) int, descending bool) {
-	slices.SortFunc(items, func(a, b T) int {
-		if descending {
-			return id(b) - id(a)
-		}
-		return id(a) - id(b)
-	})
 }

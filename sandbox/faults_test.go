@@ -183,14 +183,14 @@ func TestFaults(t *testing.T) {
 
 	t.Run("Latency", func(t *testing.T) {
 		t.Parallel()
-		b := setup(t, Config{Latency: 50 * time.Millisecond})
+		b := setup(t, Config{Latency: 100 * time.Millisecond})
 		start := time.Now()
 		requireStatus(t, http.StatusOK, b.call(t, http.MethodGet, programLicensesPath, nil))
-		require.GreaterOrEqual(t, time.Since(start), 50*time.Millisecond)
+		require.GreaterOrEqual(t, time.Since(start), 100*time.Millisecond)
 
 		start = time.Now()
 		requireStatus(t, http.StatusOK, b.call(t, http.MethodGet, statsPath, nil))
-		require.Less(t, time.Since(start), 50*time.Millisecond)
+		require.Less(t, time.Since(start), 100*time.Millisecond)
 	})
 
 	t.Run("LatencyHonoursContext", func(t *testing.T) {
@@ -203,4 +203,17 @@ func TestFaults(t *testing.T) {
 		require.Equal(t, int64(1), srv.Stats().Requests)
 		require.Empty(t, rec.Body.String())
 	})
+}
+
+func TestFaultsApplyToEveryAPIPath(t *testing.T) {
+	t.Parallel()
+	b := setup(t, Config{FailRate: 1})
+	for _, path := range []string{issuersPath, suggestionsPath + "bulk/", "/identity_/connect/token", allocatePath + "g", "/nowhere"} {
+		res := b.call(t, http.MethodPost, path, map[string]any{})
+		requireStatus(t, http.StatusServiceUnavailable, res)
+	}
+	st := b.srv.Stats()
+	require.Equal(t, int64(5), st.Faults)
+	require.Equal(t, int64(5), st.Requests)
+	require.Equal(t, int64(1), st.ByEndpoint["POST /{org}/lease_/api/account/{accountId}/user-license/group/{groupId}"])
 }

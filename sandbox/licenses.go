@@ -177,6 +177,7 @@ func checkPeriod(f *fields, started time.Time, expired *time.Time) {
 	}
 }
 
+// createLicense creates a license of kind; see the package doc for the rules.
 func (s *Server) createLicense(kind licenseKind) handlerFunc {
 	return func(r *http.Request) response {
 		f, errResp := bodyFields(r)
@@ -308,6 +309,9 @@ func (s *Server) recordHistory(kind licenseKind, l *license, in licenseInput, de
 	})
 }
 
+// updateLicense updates the license named by license_id or external_id. With
+// license_id, an external_id that differs from the stored one (null included)
+// replaces it.
 func (s *Server) updateLicense(kind licenseKind) handlerFunc {
 	return func(r *http.Request) response {
 		f, errResp := bodyFields(r)
@@ -423,31 +427,8 @@ func readLicenseFilter(q url.Values) (licenseFilter, *response) {
 	return lf, qf.failed()
 }
 
-// readSort reads sort: "id" or "-id". It reports whether the order is
-// descending.
-func readSort(q url.Values, defaultDescending bool) (bool, *response) {
-	switch q.Get("sort") {
-	case "":
-		return defaultDescending, nil
-	case "id":
-		return false, nil
-	case "-id":
-		return true, nil
-	}
-	resp := fieldError("sort", "Select a valid choice. Allowed: id, -id.")
-	return false, &resp
-}
-
-// firstOf returns the first non-empty value among the names.
-func firstOf(q url.Values, names ...string) string {
-	for _, n := range names {
-		if v := q.Get(n); v != "" {
-			return v
-		}
-	}
-	return ""
-}
-
+// listLicenses lists the licenses of kind matching the query's filters. An
+// external_id filter is answered from the index.
 func (s *Server) listLicenses(kind licenseKind) handlerFunc {
 	return func(r *http.Request) response {
 		q := r.URL.Query()
@@ -481,6 +462,3 @@ func (s *Server) listLicenses(kind licenseKind) handlerFunc {
 		return ok(p)
 	}
 }
-
-// now is the current time as stored: UTC, microsecond precision.
-func now() time.Time { return time.Now().UTC().Truncate(time.Microsecond) }

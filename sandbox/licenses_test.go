@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -447,4 +448,32 @@ func TestRouting(t *testing.T) {
 	// Authentication comes before method dispatch, as in DRF.
 	res = b.callWith(t, http.MethodGet, programLicensesPath+"create/", nil, nil)
 	requireStatus(t, http.StatusUnauthorized, res)
+}
+
+func TestConcurrentCreates(t *testing.T) {
+	t.Parallel()
+	b := setup(t, Config{})
+	const workers, ids = 8, 50
+	var wg sync.WaitGroup
+	statuses := make(chan int, workers*ids)
+	for range workers {
+		wg.Go(func() {
+			for i := range ids {
+				res, err := b.send(t, http.MethodPost, userLicensesPath+"create/",
+					map[string]any{"platform_key": "acme", "external_id": fmt.Sprintf("e%d", i)},
+					http.Header{"Authorization": {"Api-Token " + testToken}})
+				if err == nil {
+					statuses <- res.status
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(statuses)
+	counts := map[int]int{}
+	for s := range statuses {
+		counts[s]++
+	}
+	require.Equal(t, map[int]int{http.StatusOK: ids, http.StatusBadRequest: (workers - 1) * ids}, counts)
+	require.Equal(t, ids, b.srv.Stats().UserLicenses)
 }

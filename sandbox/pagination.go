@@ -1,8 +1,10 @@
 package sandbox
 
 import (
+	"cmp"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 )
 
@@ -115,4 +117,39 @@ func paginate[T, R any](r *http.Request, items []T, render func(T) R) (page, *re
 	}
 	next, prev := pr.links(r, len(items))
 	return page{Count: len(items), Next: next, Previous: prev, Results: results}, nil
+}
+
+// readSort reads sort: "id" or "-id". It reports whether the order is
+// descending.
+func readSort(q url.Values, defaultDescending bool) (bool, *response) {
+	switch q.Get("sort") {
+	case "":
+		return defaultDescending, nil
+	case "id":
+		return false, nil
+	case "-id":
+		return true, nil
+	}
+	resp := fieldError("sort", "Select a valid choice. Allowed: id, -id.")
+	return false, &resp
+}
+
+// firstOf returns the first non-empty value among the names.
+func firstOf(q url.Values, names ...string) string {
+	for _, n := range names {
+		if v := q.Get(n); v != "" {
+			return v
+		}
+	}
+	return ""
+}
+
+// sortByID sorts items by the id key returns.
+func sortByID[T any](items []T, id func(T) int, descending bool) {
+	slices.SortFunc(items, func(a, b T) int {
+		if descending {
+			return cmp.Compare(id(b), id(a))
+		}
+		return cmp.Compare(id(a), id(b))
+	})
 }

@@ -69,3 +69,6 @@ func formatTimePtr(t *time.Time) *string {
 	s := formatTime(*t)
 	return &s
 }
+
+// now is the current time as stored: UTC, microsecond precision.
+func now() time.Time { return time.Now().UTC().Truncate(time.Microsecond) }

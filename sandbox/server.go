@@ -223,7 +223,7 @@ func (s *Server) routes() {
 	s.handle("/api/account/authenticate", authNone, map[string]handlerFunc{http.MethodPost: s.uipathAuthenticate})
 	s.handle("/{org}/{tenant}/api/account/authenticate", authNone, map[string]handlerFunc{http.MethodPost: s.uipathAuthenticate})
 	allocate := map[string]handlerFunc{http.MethodPut: s.allocateGroupLicenses}
-	s.handle("/{org}/lease_/api/account/{account}/user-license/group/{group}", authBearer, allocate)
-	s.handle("/lease_/api/account/{account}/user-license/group/{group}", authBearer, allocate)
+	s.handle("/{org}/lease_/api/account/{accountId}/user-license/group/{groupId}", authBearer, allocate)
+	s.handle("/lease_/api/account/{accountId}/user-license/group/{groupId}", authBearer, allocate)
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, _ *http.Request) { s.send(w, notFound("Not found.")) })
 }

@@ -167,7 +167,7 @@ func (s *Server) hasLicense(account string) bool {
 // allocateGroupLicenses replaces the bundle codes allocated to a group. Each
 // code allocated to a group uses one of the account's licenses of that code.
 func (s *Server) allocateGroupLicenses(r *http.Request) response {
-	account, group := r.PathValue("account"), r.PathValue("group")
+	account, group := r.PathValue("accountId"), r.PathValue("groupId")
 	if !s.hasLicense(account) {
 		return uipathError(http.StatusNotFound, "No account license is allocated for the indicated organization")
 	}

@@ -138,7 +138,9 @@ func (w *Worker) ProcessTask(ctx context.Context, t *asynq.Task) error {
 		if out.ErrorCode == codeUnauthorized || out.ErrorCode == codeForbidden {
 			reason := fmt.Sprintf("the API answered %d at line %d: %s", out.HTTPStatus, out.Line, fatalHint(out.HTTPStatus))
 			w.log.Error("batch halted", "batch", p.BatchID, "reason", reason)
-			return w.store.Halt(rctx, p.BatchID, reason)
+			hctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+			defer cancel()
+			return w.store.Halt(hctx, p.BatchID, reason)
 		}
 	}
 	return nil
