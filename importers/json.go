@@ -24,7 +24,9 @@ type jsonSource struct {
 	line    int            // NDJSON: current line
 	pending []byte         // a first row peeked while detecting the kind
 	pendAt  int
-	object  []byte // the last object read
+	object  []byte      // the last object read
+	claim   []string    // per field: the key that set it in this row
+	errs    []*RowError // per field: its error in this row
 }
 
 func newJSONSource(br *bufio.Reader, m *meter, schema *Schema, opts Options) (*jsonSource, *Schema, error) {
@@ -172,7 +174,14 @@ func (s *jsonSource) next(vals *rowValues) (*RowError, error) {
 	if err := json.Unmarshal(raw, &obj); err != nil {
 		return rowErr(line, "", ErrMalformedJSON, "%v", err), nil
 	}
-	var first *RowError
+	// Map order is random: keep per-field results and pick the first
+	// error in schema order, so the outcome does not depend on it.
+	if s.claim == nil {
+		s.claim = make([]string, len(s.schema.Fields))
+		s.errs = make([]*RowError, len(s.schema.Fields))
+	}
+	clear(s.claim)
+	clear(s.errs)
 	var unknown []string
 	for k, v := range obj {
 		name := s.schema.canonical(k)
@@ -180,18 +189,30 @@ func (s *jsonSource) next(vals *rowValues) (*RowError, error) {
 			unknown = append(unknown, k)
 			continue
 		}
-		f := &s.schema.Fields[s.schema.index(name)]
-		val, rerr := f.fromJSON(line, v, s.opts.Limits)
-		if rerr != nil && (first == nil || s.schema.index(rerr.Field) < s.schema.index(first.Field)) {
-			first = rerr
+		i := s.schema.index(name)
+		if prev := s.claim[i]; prev != "" {
+			// Two spellings of one field ("name" and "Name"): the exact
+			// one, or else the first in byte order, is the field; the
+			// other is a key the kind does not know.
+			if prev == name || (k != name && prev < k) {
+				unknown = append(unknown, k)
+				continue
+			}
+			unknown = append(unknown, prev)
 		}
-		vals.vals[s.schema.index(name)] = val
+		s.claim[i] = k
+		vals.vals[i], s.errs[i] = s.schema.Fields[i].fromJSON(line, v, s.opts.Limits)
 	}
 	if len(unknown) > 0 && !s.opts.IgnoreUnknown {
 		slices.Sort(unknown)
 		return rowErr(line, unknown[0], ErrUnknownField, "%s does not have the field(s) %s (pass --ignore-unknown to skip them)", s.schema.Kind, strings.Join(unknown, ", ")), nil
 	}
-	return first, nil
+	for _, rerr := range s.errs {
+		if rerr != nil {
+			return rerr, nil
+		}
+	}
+	return nil, nil
 }
 
 func (s *jsonSource) raw() ([]string, []byte) { return nil, s.object }

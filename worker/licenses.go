@@ -45,7 +45,6 @@ func (w *Worker) licenseApplier(kind dmapi.LicenseKind) applyFunc {
 			if cur == nil {
 				if p.DryRun {
 					out.Action = jobs.ActionCreate
-					out.Message = "would create"
 					return nil
 				}
 				sentCreate = true

@@ -171,7 +171,11 @@ func runImport(ctx context.Context, args []string, stdout, stderr io.Writer, get
 	}
 	// The reports are read from Redis even after an interrupt.
 	rctx := context.WithoutCancel(ctx)
-	sum, err := writeReports(rctx, rt.store, meta.ID, out, stdout, stderr, func(failed report.FailedRows, w io.Writer) error {
+	var extra []report.Sink
+	if meta.DryRun {
+		extra = append(extra, newPlanSink(stderr))
+	}
+	sum, err := writeReports(rctx, rt.store, meta.ID, out, stdout, stderr, extra, func(failed report.FailedRows, w io.Writer) error {
 		f, err := os.Open(path)
 		if err != nil {
 			return err
@@ -193,9 +197,9 @@ func runImport(ctx context.Context, args []string, stdout, stderr io.Writer, get
 type failedWriter func(report.FailedRows, io.Writer) error
 
 // writeReports builds the batch's reports: the summary to stdout (and
-// --summary), --results, and --failed when writeFailed is not nil.
-func writeReports(ctx context.Context, store *jobs.Store, id string, out outputFlags, stdout, stderr io.Writer, writeFailed failedWriter) (report.Summary, error) {
-	var sinks []report.Sink
+// --summary), --results, --failed when writeFailed is not nil, and any
+// extra sinks.
+func writeReports(ctx context.Context, store *jobs.Store, id string, out outputFlags, stdout, stderr io.Writer, sinks []report.Sink, writeFailed failedWriter) (report.Summary, error) {
 	var files []*os.File
 	defer func() {
 		for _, f := range files {

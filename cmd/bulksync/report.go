@@ -27,7 +27,7 @@ func runReport(ctx context.Context, args []string, stdout, stderr io.Writer, get
 	if _, err := rt.store.Get(ctx, pos[0]); err != nil {
 		return usageError{err}
 	}
-	sum, err := writeReports(ctx, rt.store, pos[0], out, stdout, stderr, nil)
+	sum, err := writeReports(ctx, rt.store, pos[0], out, stdout, stderr, nil, nil)
 	if err != nil {
 		return err
 	}
