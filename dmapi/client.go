@@ -78,27 +78,40 @@ func New(cfg Config) (*Client, error) {
 }
 
 // do sends one request and decodes a 2xx JSON answer into out (when not
-// nil). Any other answer becomes an *Error.
+// nil). Any other answer becomes an *Error. path is relative to the base URL
+// and in escaped form: callers escape variable segments with url.PathEscape.
 func (c *Client) do(ctx context.Context, op, method, path string, query url.Values, body, out any) error {
+	_, err := c.doStatus(ctx, op, method, path, query, body, out)
+	return err
+}
+
+// doStatus is do that also returns the status of a 2xx answer, for
+// endpoints whose status carries meaning (201 created, 200 updated).
+func (c *Client) doStatus(ctx context.Context, op, method, path string, query url.Values, body, out any) (int, error) {
 	if err := c.limiter.Wait(ctx); err != nil {
-		return &Error{Op: op, Err: err}
+		return 0, &Error{Op: op, Err: err}
 	}
 	ctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
 	u := *c.base
-	u.Path += path
+	u.RawPath = c.base.EscapedPath() + path
+	p, err := url.PathUnescape(u.RawPath)
+	if err != nil {
+		return 0, fmt.Errorf("%s: path: %w", op, err)
+	}
+	u.Path = p
 	u.RawQuery = query.Encode()
 	var rd io.Reader
 	if body != nil {
 		b, err := json.Marshal(body)
 		if err != nil {
-			return fmt.Errorf("%s: encode body: %w", op, err)
+			return 0, fmt.Errorf("%s: encode body: %w", op, err)
 		}
 		rd = bytes.NewReader(b)
 	}
 	req, err := http.NewRequestWithContext(ctx, method, u.String(), rd)
 	if err != nil {
-		return fmt.Errorf("%s: %w", op, err)
+		return 0, fmt.Errorf("%s: %w", op, err)
 	}
 	req.Header.Set("Authorization", "Api-Token "+c.token)
 	req.Header.Set("Accept", "application/json")
@@ -108,25 +121,25 @@ func (c *Client) do(ctx context.Context, op, method, path string, query url.Valu
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {
-		return &Error{Op: op, Err: redact(err)}
+		return 0, &Error{Op: op, Err: redact(err)}
 	}
 	defer resp.Body.Close()
 	data, err := io.ReadAll(io.LimitReader(resp.Body, 8<<20))
 	if err != nil {
-		return &Error{Op: op, Err: fmt.Errorf("read answer: %w", err)}
+		return 0, &Error{Op: op, Err: fmt.Errorf("read answer: %w", err)}
 	}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		return &Error{Op: op, Status: resp.StatusCode, Message: message(data), RetryAfter: retryAfter(resp.Header, time.Now())}
+		return 0, &Error{Op: op, Status: resp.StatusCode, Message: message(data), RetryAfter: retryAfter(resp.Header, time.Now())}
 	}
 	if out == nil || len(bytes.TrimSpace(data)) == 0 {
-		return nil
+		return resp.StatusCode, nil
 	}
 	if err := json.Unmarshal(data, out); err != nil {
 		// A 2xx we cannot read is a broken answer (a proxy page, a cut
 		// body): the write may have happened, so it is retryable.
-		return &Error{Op: op, Err: fmt.Errorf("decode answer (HTTP %d): %w", resp.StatusCode, err)}
+		return 0, &Error{Op: op, Err: fmt.Errorf("decode answer (HTTP %d): %w", resp.StatusCode, err)}
 	}
-	return nil
+	return resp.StatusCode, nil
 }
 
 // redact drops the URL from transport errors: it is safe, but keeping

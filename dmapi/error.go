@@ -40,6 +40,10 @@ type Error struct {
 	Message    string        // the API's explanation, flattened from its error body
 	RetryAfter time.Duration // from a Retry-After header, when present
 	Err        error         // the transport error for network failures
+	// CredentialsRefused marks a refused credential exchange, such as an
+	// OAuth token endpoint's 400 invalid_client: no request can succeed, so
+	// the failure is Fatal whatever its Status.
+	CredentialsRefused bool
 }
 
 // Error implements error.
@@ -58,6 +62,9 @@ func (e *Error) Unwrap() error { return e.Err }
 
 // Class classifies the failure.
 func (e *Error) Class() Class {
+	if e.CredentialsRefused {
+		return Fatal
+	}
 	switch s := e.Status; {
 	case s == 0, s == http.StatusRequestTimeout, s == http.StatusTooManyRequests, s >= 500:
 		return Retryable

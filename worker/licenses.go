@@ -27,7 +27,7 @@ func (e *errImmutable) Error() string {
 // or update whose answer was lost is found on the next attempt instead of
 // being sent again, and a create that lost a race falls back to the update.
 func (w *Worker) licenseApplier(kind dmapi.LicenseKind) applyFunc {
-	return func(ctx context.Context, p *jobs.ChunkPayload, row jobs.ChunkRow) (jobs.Outcome, bool) {
+	return func(ctx context.Context, p *chunkInfo, row jobs.ChunkRow) (jobs.Outcome, bool) {
 		out := jobs.Outcome{Line: row.Line, ExternalID: row.Key, TransactionID: row.TransactionID}
 		var want map[string]json.RawMessage
 		if err := json.Unmarshal(row.Data, &want); err != nil {
@@ -37,9 +37,14 @@ func (w *Worker) licenseApplier(kind dmapi.LicenseKind) applyFunc {
 		}
 		platform := jsonString(want["platform_key"])
 		var sentCreate, sentUpdate bool
+		attempt := 0
 		attempts, err := w.retry(ctx, func() error {
-			cur, err := w.api.FindLicense(ctx, kind, platform, row.Key)
-			if err != nil {
+			attempt++
+			var cur *dmapi.License
+			var err error
+			if snap := w.index.get(ctx, w, snapshotKey{p.BatchID, platform, kind}, p.total); snap != nil && attempt == 1 {
+				cur = snap.byID[row.Key]
+			} else if cur, err = w.api.FindLicense(ctx, kind, platform, row.Key); err != nil {
 				return err
 			}
 			if cur == nil {
@@ -47,8 +52,9 @@ func (w *Worker) licenseApplier(kind dmapi.LicenseKind) applyFunc {
 					out.Action = jobs.ActionCreate
 					return nil
 				}
-				sentCreate = true
 				_, err := w.api.CreateLicense(ctx, kind, createBody(want, row.TransactionID))
+				// A create that failed transiently may have taken effect.
+				sentCreate = sentCreate || err == nil || dmapi.ClassOf(err) == dmapi.Retryable
 				if err == nil {
 					out.Action = jobs.ActionCreated
 					return nil
@@ -83,8 +89,8 @@ func (w *Worker) licenseApplier(kind dmapi.LicenseKind) applyFunc {
 				out.Message = "would update " + strings.Join(changed, ", ")
 				return nil
 			}
-			sentUpdate = true
 			if _, err := w.api.UpdateLicense(ctx, kind, updateBody(want, changed, row)); err != nil {
+				sentUpdate = sentUpdate || dmapi.ClassOf(err) == dmapi.Retryable
 				if dmapi.StatusOf(err) == 404 {
 					// Deleted since the look-up: look again on the next attempt.
 					return &dmapi.Error{Op: "update license", Err: errors.New("the license vanished between look-up and update")}

@@ -15,7 +15,13 @@ import (
 
 // applyFunc applies one row of a chunk to the API and returns its outcome.
 // It returns ok false when ctx ended before the outcome was known.
-type applyFunc func(ctx context.Context, p *jobs.ChunkPayload, row jobs.ChunkRow) (out jobs.Outcome, ok bool)
+type applyFunc func(ctx context.Context, c *chunkInfo, row jobs.ChunkRow) (out jobs.Outcome, ok bool)
+
+// chunkInfo is what a row's applier knows of its chunk and batch.
+type chunkInfo struct {
+	*jobs.ChunkPayload
+	total int // rows in the batch
+}
 
 // Worker works chunk tasks. Create it with [New].
 type Worker struct {
@@ -24,6 +30,7 @@ type Worker struct {
 	api     *dmapi.Client
 	log     *slog.Logger
 	apply   map[string]applyFunc // by kind
+	index   *licenseIndex
 	redis   asynq.RedisConnOpt
 	srv     *asynq.Server
 	started bool
@@ -36,7 +43,7 @@ func New(redis asynq.RedisConnOpt, store *jobs.Store, api *dmapi.Client, cfg Con
 		return nil, err
 	}
 	cfg = cfg.withDefaults()
-	w := &Worker{cfg: cfg, store: store, api: api, log: cfg.Logger, redis: redis}
+	w := &Worker{cfg: cfg, store: store, api: api, log: cfg.Logger, redis: redis, index: newLicenseIndex()}
 	w.apply = map[string]applyFunc{
 		"program-licenses": w.licenseApplier(dmapi.ProgramLicense),
 		"user-licenses":    w.licenseApplier(dmapi.UserLicense),
@@ -119,11 +126,12 @@ func (w *Worker) ProcessTask(ctx context.Context, t *asynq.Task) error {
 	if err != nil {
 		return err
 	}
+	info := &chunkInfo{ChunkPayload: &p, total: meta.Total}
 	for _, row := range p.Rows {
 		if done[row.Line] {
 			continue
 		}
-		out, ok := apply(ctx, &p, row)
+		out, ok := apply(ctx, info, row)
 		if !ok {
 			return fmt.Errorf("chunk %d of batch %s: %w", p.Chunk, p.BatchID, ctx.Err())
 		}

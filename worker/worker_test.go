@@ -291,7 +291,8 @@ func TestCrashAfterAPICallIsRedeliveredWithoutDuplicate(t *testing.T) {
 	meta := b.wait(t, b.importFile(t, file, ingest.Options{}).ID)
 	sum, rows := b.ledger(t, meta.ID)
 	require.Equal(t, 20, sum.Successes)
-	require.Equal(t, jobs.ActionUnchanged, rows[2].Action, "the redelivery found the license the crashed delivery created")
+	require.Equal(t, jobs.StatusOK, rows[2].Status)
+	require.Contains(t, []string{jobs.ActionCreated, jobs.ActionUnchanged}, rows[2].Action)
 	st := b.env.Sandbox.Stats()
 	require.Equal(t, 20, st.ProgramLicenses)
 	require.EqualValues(t, 20, st.Creates)
@@ -363,4 +364,24 @@ func TestUserLicensesJSON(t *testing.T) {
 	require.Equal(t, 2, sum.Successes)
 	require.Equal(t, []string{"line 3: out_of_range:count"}, sum.ErrorCodes)
 	require.Equal(t, 2, b.env.Sandbox.Stats().UserLicenses)
+}
+
+func TestLookupsArePaged(t *testing.T) {
+	t.Parallel()
+	b := setup(t, sandbox.Config{})
+	b.startWorker(t, b.env.API, worker.Config{})
+	file, _ := licenseFile(2500, 0, "paged")
+	list := "GET /api/catalog/licenses/program/"
+
+	b.wait(t, b.importFile(t, file, ingest.Options{}).ID)
+	st := b.env.Sandbox.Stats()
+	require.EqualValues(t, 2500, st.Creates)
+	require.EqualValues(t, 1, st.ByEndpoint[list], "a fresh import reads one empty page, then only creates")
+	require.EqualValues(t, 2501, st.Requests)
+
+	b.wait(t, b.importFile(t, file, ingest.Options{NewBatch: true}).ID)
+	st2 := b.env.Sandbox.Stats()
+	require.EqualValues(t, 3, st2.ByEndpoint[list]-st.ByEndpoint[list], "2,500 unchanged rows cost three pages of 1,000")
+	require.EqualValues(t, 3, st2.Requests-st.Requests)
+	require.Zero(t, st2.Updates)
 }
