@@ -78,31 +78,32 @@ func (s *Store) rowsKey(id string) string     { return s.prefix + "batch:" + id 
 func (s *Store) outcomesKey(id string) string { return s.prefix + "batch:" + id + ":outcomes" }
 func (s *Store) indexKey() string             { return s.prefix + "batches" }
 
+// createScript writes a batch's metadata unless the batch exists.
+// KEYS: meta, index. ARGV: retention seconds, created unix time, batch id,
+// then field, value pairs.
+var createScript = redis.NewScript(`
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+redis.call('HSET', KEYS[1], unpack(ARGV, 4))
+redis.call('EXPIRE', KEYS[1], ARGV[1])
+redis.call('ZADD', KEYS[2], ARGV[2], ARGV[3])
+return 1
+`)
+
 // Create records a new batch in state loading. It returns false, and
 // changes nothing, when a batch with that id exists.
 func (s *Store) Create(ctx context.Context, m Meta) (bool, error) {
-	m.State = StateLoading
-	ok, err := s.rdb.HSetNX(ctx, s.metaKey(m.ID), "batch_id", m.ID).Result()
+	args := []any{
+		int(s.retention.Seconds()), m.Created.Unix(), m.ID,
+		"batch_id", m.ID, "kind", m.Kind, "format", m.Format, "source", m.Source, "sha256", m.SHA256,
+		"options", m.Options, "dry_run", m.DryRun, "created", m.Created.UTC().Format(time.RFC3339Nano),
+		"state", StateLoading, "total", m.Total, "chunks", m.Chunks, "max_line", m.MaxLine,
+		"done", 0, "successes", 0, "failed", 0,
+	}
+	n, err := createScript.Run(ctx, s.rdb, []string{s.metaKey(m.ID), s.indexKey()}, args...).Int()
 	if err != nil {
 		return false, fmt.Errorf("create batch %s: %w", m.ID, err)
 	}
-	if !ok {
-		return false, nil
-	}
-	_, err = s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
-		p.HSet(ctx, s.metaKey(m.ID),
-			"kind", m.Kind, "format", m.Format, "source", m.Source, "sha256", m.SHA256,
-			"options", m.Options, "dry_run", m.DryRun, "created", m.Created.UTC().Format(time.RFC3339Nano),
-			"state", m.State, "total", m.Total, "chunks", m.Chunks, "max_line", m.MaxLine,
-			"done", 0, "successes", 0, "failed", 0)
-		p.Expire(ctx, s.metaKey(m.ID), s.retention)
-		p.ZAdd(ctx, s.indexKey(), redis.Z{Score: float64(m.Created.Unix()), Member: m.ID})
-		return nil
-	})
-	if err != nil {
-		return false, fmt.Errorf("create batch %s: %w", m.ID, err)
-	}
-	return true, nil
+	return n == 1, nil
 }
 
 // Get returns a batch's metadata.
