@@ -57,7 +57,8 @@ type Options struct {
 
 // Row is one row of the input, valid or not.
 type Row struct {
-	Line          int             // physical line where the row starts
+	Index         int             // 1 for the file's first row, 2 for the next, ...
+	Line          int             // physical line where the row starts (rows may share one: minified JSON)
 	Key           string          // the schema's key (external_id), when present
 	TransactionID string          // the row's own transaction_id, when given
 	Data          json.RawMessage // canonical JSON object with the API's field names; nil when Err is set
@@ -169,7 +170,7 @@ func (r *Reader) Next() (Row, error) {
 		return Row{}, err
 	}
 	r.rows++
-	row := Row{Line: vals.line}
+	row := Row{Index: r.rows, Line: vals.line}
 	if rerr == nil {
 		rerr = r.validate(&vals)
 	}

@@ -88,7 +88,6 @@ func Import(ctx context.Context, open Opener, store *jobs.Store, q *asynq.Client
 		Created: time.Now(),
 		Total:   scan.rows,
 		Chunks:  (scan.valid + opts.ChunkSize - 1) / opts.ChunkSize,
-		MaxLine: scan.maxLine,
 	}
 	created, err := store.Create(ctx, meta)
 	if err != nil {
@@ -127,7 +126,6 @@ type scan struct {
 	sum     []byte
 	rows    int
 	valid   int
-	maxLine int
 }
 
 // check reads the whole file once: it settles kind and format, counts the
@@ -157,7 +155,6 @@ func check(ctx context.Context, open Opener, ropts importers.Options) (scan, err
 			return scan{}, err
 		}
 		s.rows++
-		s.maxLine = row.Line
 		if row.Err == nil {
 			s.valid++
 		}
@@ -203,14 +200,14 @@ func enqueue(ctx context.Context, open Opener, store *jobs.Store, q *asynq.Clien
 		}
 		if row.Err != nil {
 			cur.invalid = append(cur.invalid, jobs.Outcome{
-				Line: row.Line, ExternalID: row.Key, TransactionID: row.TransactionID,
+				Row: row.Index, Line: row.Line, ExternalID: row.Key, TransactionID: row.TransactionID,
 				Action: jobs.ActionSkipped, Status: jobs.StatusFailed,
 				ErrorCode: row.Err.Code(), Message: row.Err.Detail,
 			})
 			continue
 		}
 		tx := cmp.Or(row.TransactionID, jobs.TransactionID(meta.ID, row.Key, row.Data))
-		cur.rows = append(cur.rows, jobs.ChunkRow{Line: row.Line, Key: row.Key, TransactionID: tx, Data: row.Data})
+		cur.rows = append(cur.rows, jobs.ChunkRow{Row: row.Index, Line: row.Line, Key: row.Key, TransactionID: tx, Data: row.Data})
 		if len(cur.rows) == opts.ChunkSize {
 			flush(cur)
 			cur = chunk{index: cur.index + 1}
@@ -246,7 +243,7 @@ func (c chunk) send(ctx context.Context, store *jobs.Store, q *asynq.Client, bat
 	if len(c.rows) > 0 {
 		entries := make([]jobs.Outcome, len(c.rows))
 		for i, r := range c.rows {
-			entries[i] = jobs.Outcome{Line: r.Line, ExternalID: r.Key, TransactionID: r.TransactionID}
+			entries[i] = jobs.Outcome{Row: r.Row, Line: r.Line, ExternalID: r.Key, TransactionID: r.TransactionID}
 		}
 		if err := store.AddRows(ctx, batchID, entries); err != nil {
 			return err

@@ -8,8 +8,8 @@
 // With the default prefix "bulksync:", a batch with id B uses
 //
 //	bulksync:batch:B            hash: metadata and counters
-//	bulksync:batch:B:rows       hash: line -> the row as enqueued (JSON)
-//	bulksync:batch:B:outcomes   hash: line -> the row's final outcome (JSON)
+//	bulksync:batch:B:rows       hash: row index -> the row as enqueued (JSON)
+//	bulksync:batch:B:outcomes   hash: row index -> the row's final outcome (JSON)
 //	bulksync:batches            sorted set: batch ids by creation time
 //
 // Every batch key expires after the store's retention (7 days by default).

@@ -19,7 +19,8 @@ const (
 
 // Outcome is one row's entry in a batch's ledger.
 type Outcome struct {
-	Line          int    `json:"line"`
+	Row           int    `json:"row"`  // the row's index in the file, from 1: the ledger's key
+	Line          int    `json:"line"` // the physical line where the row starts
 	ExternalID    string `json:"external_id"`
 	TransactionID string `json:"transaction_id"`
 	Action        string `json:"action"`

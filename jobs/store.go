@@ -40,7 +40,6 @@ type Meta struct {
 	HaltReason string    `json:"halt_reason,omitempty"`
 	Total      int       `json:"total"`  // rows in the file
 	Chunks     int       `json:"chunks"` // chunk tasks
-	MaxLine    int       `json:"max_line"`
 	Done       int       `json:"done"` // rows with an outcome
 	Successes  int       `json:"successes"`
 	Failed     int       `json:"failed"`
@@ -96,7 +95,7 @@ func (s *Store) Create(ctx context.Context, m Meta) (bool, error) {
 		int(s.retention.Seconds()), m.Created.Unix(), m.ID,
 		"batch_id", m.ID, "kind", m.Kind, "format", m.Format, "source", m.Source, "sha256", m.SHA256,
 		"options", m.Options, "dry_run", m.DryRun, "created", m.Created.UTC().Format(time.RFC3339Nano),
-		"state", StateLoading, "total", m.Total, "chunks", m.Chunks, "max_line", m.MaxLine,
+		"state", StateLoading, "total", m.Total, "chunks", m.Chunks,
 		"done", 0, "successes", 0, "failed", 0,
 	}
 	n, err := createScript.Run(ctx, s.rdb, []string{s.metaKey(m.ID), s.indexKey()}, args...).Int()
@@ -120,7 +119,7 @@ func (s *Store) Get(ctx context.Context, id string) (Meta, error) {
 	return Meta{
 		ID: id, Kind: h["kind"], Format: h["format"], Source: h["source"], SHA256: h["sha256"],
 		Options: h["options"], DryRun: h["dry_run"] == "1", Created: created, State: h["state"],
-		HaltReason: h["halt_reason"], Total: num("total"), Chunks: num("chunks"), MaxLine: num("max_line"),
+		HaltReason: h["halt_reason"], Total: num("total"), Chunks: num("chunks"),
 		Done: num("done"), Successes: num("successes"), Failed: num("failed"),
 	}, nil
 }
@@ -135,9 +134,9 @@ func (s *Store) AddRows(ctx context.Context, id string, rows []Outcome) error {
 	for _, r := range rows {
 		b, err := json.Marshal(r)
 		if err != nil {
-			return fmt.Errorf("encode row %d: %w", r.Line, err)
+			return fmt.Errorf("encode row %d: %w", r.Row, err)
 		}
-		args = append(args, r.Line, b)
+		args = append(args, r.Row, b)
 	}
 	_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 		p.HSet(ctx, s.rowsKey(id), args...)
@@ -186,9 +185,9 @@ func (s *Store) Record(ctx context.Context, id string, outs ...Outcome) (int, er
 	for _, o := range outs {
 		b, err := json.Marshal(o)
 		if err != nil {
-			return 0, fmt.Errorf("encode outcome of line %d: %w", o.Line, err)
+			return 0, fmt.Errorf("encode outcome of row %d: %w", o.Row, err)
 		}
-		args = append(args, o.Line, o.Status, b)
+		args = append(args, o.Row, o.Status, b)
 	}
 	n, err := recordScript.Run(ctx, s.rdb, []string{s.metaKey(id), s.outcomesKey(id)}, args...).Int()
 	if err != nil {
@@ -240,29 +239,29 @@ func (s *Store) Halt(ctx context.Context, id, reason string) error {
 	return nil
 }
 
-// Done returns which of the given lines already have an outcome.
-func (s *Store) Done(ctx context.Context, id string, lines []int) (map[int]bool, error) {
-	fields := make([]string, len(lines))
-	for i, l := range lines {
-		fields[i] = strconv.Itoa(l)
+// Done returns which of the given rows (by index) already have an outcome.
+func (s *Store) Done(ctx context.Context, id string, rows []int) (map[int]bool, error) {
+	fields := make([]string, len(rows))
+	for i, r := range rows {
+		fields[i] = strconv.Itoa(r)
 	}
 	vals, err := s.rdb.HMGet(ctx, s.outcomesKey(id), fields...).Result()
 	if err != nil {
 		return nil, fmt.Errorf("read outcomes of batch %s: %w", id, err)
 	}
-	done := make(map[int]bool, len(lines))
+	done := make(map[int]bool, len(rows))
 	for i, v := range vals {
 		if v != nil {
-			done[lines[i]] = true
+			done[rows[i]] = true
 		}
 	}
 	return done, nil
 }
 
-// ledgerPage is how many lines Ledger reads per round trip.
+// ledgerPage is how many rows Ledger reads per round trip.
 const ledgerPage = 1000
 
-// Ledger calls fn with every row of the batch in line order: its outcome,
+// Ledger calls fn with every row of the batch in file order: its outcome,
 // or, for a row that has none, the row as enqueued with status unprocessed.
 func (s *Store) Ledger(ctx context.Context, id string, fn func(Outcome) error) error {
 	m, err := s.Get(ctx, id)
@@ -270,10 +269,10 @@ func (s *Store) Ledger(ctx context.Context, id string, fn func(Outcome) error) e
 		return err
 	}
 	fields := make([]string, 0, ledgerPage)
-	for from := 1; from <= m.MaxLine; from += ledgerPage {
+	for from := 1; from <= m.Total; from += ledgerPage {
 		fields = fields[:0]
-		for l := from; l < from+ledgerPage && l <= m.MaxLine; l++ {
-			fields = append(fields, strconv.Itoa(l))
+		for r := from; r < from+ledgerPage && r <= m.Total; r++ {
+			fields = append(fields, strconv.Itoa(r))
 		}
 		var rows, outs *redis.SliceCmd
 		_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
@@ -290,11 +289,11 @@ func (s *Store) Ledger(ctx context.Context, id string, fn func(Outcome) error) e
 				raw = row
 			}
 			if raw == nil {
-				continue // not a row's first line
+				return fmt.Errorf("batch %s has no ledger entry for row %s (expired?)", id, fields[i])
 			}
 			var o Outcome
 			if err := json.Unmarshal([]byte(raw.(string)), &o); err != nil {
-				return fmt.Errorf("decode ledger line %s of batch %s: %w", fields[i], id, err)
+				return fmt.Errorf("decode ledger row %s of batch %s: %w", fields[i], id, err)
 			}
 			if o.Status == "" {
 				o.Status, o.Action = StatusUnprocessed, ActionSkipped

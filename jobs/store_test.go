@@ -24,7 +24,7 @@ func setup(t *testing.T) (*jobs.Store, context.Context) {
 func TestCreateIsOnce(t *testing.T) {
 	t.Parallel()
 	s, ctx := setup(t)
-	m := jobs.Meta{ID: "b1", Kind: "program-licenses", Total: 3, MaxLine: 4, Chunks: 1, Created: time.Now()}
+	m := jobs.Meta{ID: "b1", Kind: "program-licenses", Total: 3, Chunks: 1, Created: time.Now()}
 	ok, err := s.Create(ctx, m)
 	require.NoError(t, err)
 	require.True(t, ok)
@@ -44,20 +44,20 @@ func TestCreateIsOnce(t *testing.T) {
 func TestOutcomesAreFinalAndCounted(t *testing.T) {
 	t.Parallel()
 	s, ctx := setup(t)
-	_, err := s.Create(ctx, jobs.Meta{ID: "b2", Total: 3, MaxLine: 5, Created: time.Now()})
+	_, err := s.Create(ctx, jobs.Meta{ID: "b2", Total: 3, Created: time.Now()})
 	require.NoError(t, err)
-	require.NoError(t, s.AddRows(ctx, "b2", []jobs.Outcome{{Line: 2, ExternalID: "a"}, {Line: 4, ExternalID: "c"}}))
-	n, err := s.Record(ctx, "b2", jobs.Outcome{Line: 3, ExternalID: "b", Status: jobs.StatusFailed, ErrorCode: "missing_field:name", Action: jobs.ActionSkipped})
+	require.NoError(t, s.AddRows(ctx, "b2", []jobs.Outcome{{Row: 1, Line: 2, ExternalID: "a"}, {Row: 3, Line: 4, ExternalID: "c"}}))
+	n, err := s.Record(ctx, "b2", jobs.Outcome{Row: 2, Line: 3, ExternalID: "b", Status: jobs.StatusFailed, ErrorCode: "missing_field:name", Action: jobs.ActionSkipped})
 	require.NoError(t, err)
 	require.Equal(t, 1, n)
 	require.NoError(t, s.Start(ctx, "b2"))
 
 	n, err = s.Record(ctx, "b2",
-		jobs.Outcome{Line: 2, ExternalID: "a", Status: jobs.StatusOK, Action: jobs.ActionCreated, Attempts: 1},
-		jobs.Outcome{Line: 2, ExternalID: "a", Status: jobs.StatusFailed, Action: jobs.ActionSkipped})
+		jobs.Outcome{Row: 1, Line: 2, ExternalID: "a", Status: jobs.StatusOK, Action: jobs.ActionCreated, Attempts: 1},
+		jobs.Outcome{Row: 1, Line: 2, ExternalID: "a", Status: jobs.StatusFailed, Action: jobs.ActionSkipped})
 	require.NoError(t, err)
-	require.Equal(t, 1, n, "the second outcome of line 2 in the same call is ignored")
-	n, err = s.Record(ctx, "b2", jobs.Outcome{Line: 2, Status: jobs.StatusFailed})
+	require.Equal(t, 1, n, "the second outcome of row 1 in the same call is ignored")
+	n, err = s.Record(ctx, "b2", jobs.Outcome{Row: 1, Line: 2, Status: jobs.StatusFailed})
 	require.NoError(t, err)
 	require.Zero(t, n, "a recorded outcome is final")
 
@@ -68,9 +68,9 @@ func TestOutcomesAreFinalAndCounted(t *testing.T) {
 	require.Equal(t, 1, m.Successes)
 	require.Equal(t, 1, m.Failed)
 
-	done, err := s.Done(ctx, "b2", []int{2, 3, 4})
+	done, err := s.Done(ctx, "b2", []int{1, 2, 3})
 	require.NoError(t, err)
-	require.Equal(t, map[int]bool{2: true, 3: true}, done)
+	require.Equal(t, map[int]bool{1: true, 2: true}, done)
 
 	var ledger []jobs.Outcome
 	require.NoError(t, s.Ledger(ctx, "b2", func(o jobs.Outcome) error { ledger = append(ledger, o); return nil }))
@@ -79,7 +79,7 @@ func TestOutcomesAreFinalAndCounted(t *testing.T) {
 	require.Equal(t, jobs.ActionCreated, ledger[0].Action)
 	require.Equal(t, jobs.StatusUnprocessed, ledger[2].Status, "a row without an outcome is unprocessed")
 
-	_, err = s.Record(ctx, "b2", jobs.Outcome{Line: 4, Status: jobs.StatusOK})
+	_, err = s.Record(ctx, "b2", jobs.Outcome{Row: 3, Line: 4, Status: jobs.StatusOK})
 	require.NoError(t, err)
 	m, err = s.Get(ctx, "b2")
 	require.NoError(t, err)
@@ -90,9 +90,9 @@ func TestOutcomesAreFinalAndCounted(t *testing.T) {
 func TestStartWithOnlyInvalidRowsIsDone(t *testing.T) {
 	t.Parallel()
 	s, ctx := setup(t)
-	_, err := s.Create(ctx, jobs.Meta{ID: "b3", Total: 1, MaxLine: 2, Created: time.Now()})
+	_, err := s.Create(ctx, jobs.Meta{ID: "b3", Total: 1, Created: time.Now()})
 	require.NoError(t, err)
-	_, err = s.Record(ctx, "b3", jobs.Outcome{Line: 2, Status: jobs.StatusFailed})
+	_, err = s.Record(ctx, "b3", jobs.Outcome{Row: 1, Line: 2, Status: jobs.StatusFailed})
 	require.NoError(t, err)
 	require.NoError(t, s.Start(ctx, "b3"))
 	m, err := s.Get(ctx, "b3")
@@ -103,7 +103,7 @@ func TestStartWithOnlyInvalidRowsIsDone(t *testing.T) {
 func TestHaltAndResume(t *testing.T) {
 	t.Parallel()
 	s, ctx := setup(t)
-	_, err := s.Create(ctx, jobs.Meta{ID: "b4", Total: 2, MaxLine: 3, Created: time.Now()})
+	_, err := s.Create(ctx, jobs.Meta{ID: "b4", Total: 2, Created: time.Now()})
 	require.NoError(t, err)
 	require.NoError(t, s.Start(ctx, "b4"))
 	require.NoError(t, s.Halt(ctx, "b4", "the API answered 401"))
@@ -143,7 +143,7 @@ func TestIDsAreDeterministic(t *testing.T) {
 
 func TestChunkTaskRoundTrip(t *testing.T) {
 	t.Parallel()
-	p := jobs.ChunkPayload{BatchID: "b", Kind: "user-licenses", Chunk: 3, Rows: []jobs.ChunkRow{{Line: 2, Key: "k", TransactionID: "t", Data: json.RawMessage(`{"a":1}`)}}}
+	p := jobs.ChunkPayload{BatchID: "b", Kind: "user-licenses", Chunk: 3, Rows: []jobs.ChunkRow{{Row: 1, Line: 2, Key: "k", TransactionID: "t", Data: json.RawMessage(`{"a":1}`)}}}
 	task, err := jobs.NewChunkTask(p, "q")
 	require.NoError(t, err)
 	require.Equal(t, "chunk:user-licenses", task.Type())

@@ -31,6 +31,7 @@ func TaskType(kind string) string { return TypePrefix + kind }
 
 // ChunkRow is one valid row in a chunk.
 type ChunkRow struct {
+	Row           int             `json:"row"` // index in the file, from 1
 	Line          int             `json:"line"`
 	Key           string          `json:"key,omitempty"`
 	TransactionID string          `json:"transaction_id"`

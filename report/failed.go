@@ -13,14 +13,14 @@ import (
 	"github.com/bulksync/bulksync/jobs"
 )
 
-// FailedRows collects the failed rows of a ledger, by line, for
+// FailedRows collects the failed rows of a ledger, by row index, for
 // [WriteFailed]. It is a [Sink].
 type FailedRows map[int]jobs.Outcome
 
 // Row implements Sink.
 func (f FailedRows) Row(o jobs.Outcome) error {
 	if o.Status == jobs.StatusFailed {
-		f[o.Line] = o
+		f[o.Row] = o
 	}
 	return nil
 }
@@ -56,7 +56,7 @@ func WriteFailed(in io.Reader, opts importers.Options, failed FailedRows, w io.W
 		if err != nil {
 			return fmt.Errorf("read the input again: %w", err)
 		}
-		o, ok := failed[row.Line]
+		o, ok := failed[row.Index]
 		if !ok {
 			continue
 		}

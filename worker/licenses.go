@@ -28,7 +28,7 @@ func (e *errImmutable) Error() string {
 // being sent again, and a create that lost a race falls back to the update.
 func (w *Worker) licenseApplier(kind dmapi.LicenseKind) applyFunc {
 	return func(ctx context.Context, p *chunkInfo, row jobs.ChunkRow) (jobs.Outcome, bool) {
-		out := jobs.Outcome{Line: row.Line, ExternalID: row.Key, TransactionID: row.TransactionID}
+		out := jobs.Outcome{Row: row.Row, Line: row.Line, ExternalID: row.Key, TransactionID: row.TransactionID}
 		var want map[string]json.RawMessage
 		if err := json.Unmarshal(row.Data, &want); err != nil {
 			out.Status, out.Action, out.ErrorCode = jobs.StatusFailed, jobs.ActionSkipped, "invalid_payload"

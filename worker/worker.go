@@ -118,17 +118,17 @@ func (w *Worker) ProcessTask(ctx context.Context, t *asynq.Task) error {
 	if meta.State == jobs.StateHalted {
 		return nil
 	}
-	lines := make([]int, len(p.Rows))
+	indexes := make([]int, len(p.Rows))
 	for i, r := range p.Rows {
-		lines[i] = r.Line
+		indexes[i] = r.Row
 	}
-	done, err := w.store.Done(ctx, p.BatchID, lines)
+	done, err := w.store.Done(ctx, p.BatchID, indexes)
 	if err != nil {
 		return err
 	}
 	info := &chunkInfo{ChunkPayload: &p, total: meta.Total}
 	for _, row := range p.Rows {
-		if done[row.Line] {
+		if done[row.Row] {
 			continue
 		}
 		out, ok := apply(ctx, info, row)
@@ -178,7 +178,7 @@ func (w *Worker) handleTaskError(ctx context.Context, t *asynq.Task, err error) 
 	outs := make([]jobs.Outcome, len(p.Rows))
 	for i, r := range p.Rows {
 		outs[i] = jobs.Outcome{
-			Line: r.Line, ExternalID: r.Key, TransactionID: r.TransactionID,
+			Row: r.Row, Line: r.Line, ExternalID: r.Key, TransactionID: r.TransactionID,
 			Action: jobs.ActionSkipped, Status: jobs.StatusFailed, ErrorCode: codeTaskFailed,
 			Message: "the chunk failed " + strconv.Itoa(retried+1) + " times: " + err.Error(),
 		}

@@ -192,3 +192,21 @@ func TestWorkerProcessMode(t *testing.T) {
 	require.Equal(t, 5, strings.Count(string(lines), "\n"))
 	require.Contains(t, string(lines), `"action":"created"`)
 }
+
+func TestMinifiedJSONRowsShareALine(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	in := filepath.Join(dir, "min.json")
+	require.NoError(t, os.WriteFile(in, []byte(`[{"platform_key":"acme","external_id":"m1"},{"platform_key":"acme","external_id":"m2","count":"x"},{"platform_key":"acme","external_id":"m3"}]`), 0o600))
+	c := &cli{}
+	res := filepath.Join(dir, "r.csv")
+	require.Equal(t, exitFailed, c.run(t, "import", in, "--results", res), c.stderr.String())
+	var s report.Summary
+	require.NoError(t, json.Unmarshal(c.stdout.Bytes(), &s))
+	require.Equal(t, 3, s.Total, "every row is kept, though all start on line 1")
+	require.Equal(t, 2, s.Successes)
+	require.Equal(t, []string{"line 1: invalid_integer:count"}, s.ErrorCodes)
+	b, err := os.ReadFile(res)
+	require.NoError(t, err)
+	require.Equal(t, 4, strings.Count(string(b), "\n"))
+}
