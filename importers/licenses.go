@@ -1,6 +1,9 @@
 package importers
 
-import "math"
+import (
+	"math"
+	"time"
+)
 
 // maxCount is the largest seat count the API stores (a 32-bit integer).
 const maxCount = math.MaxInt32
@@ -56,7 +59,7 @@ func userLicenseSchema() *Schema {
 func checkLicenseDates(r *rowValues) *RowError {
 	started, expired := r.get("started"), r.get("expired")
 	if started.set && expired.set && !expired.t.After(started.t) {
-		return rowErr(r.line, "", ErrExpiredBeforeStarted, "expired (%s) must be after started (%s)", expired.s, started.s)
+		return rowErr(r.line, "", ErrExpiredBeforeStarted, "expired (%s) must be after started (%s)", expired.t.Format(time.RFC3339Nano), started.t.Format(time.RFC3339Nano))
 	}
 	return nil
 }

@@ -20,7 +20,10 @@ const (
 )
 
 // Limits bound what one row may hold, so that no input can make the reader
-// use memory without bound. Zero fields take the defaults.
+// use memory without bound. Zero fields take the defaults. A value beyond
+// MaxFieldBytes is a row error (field_too_large); a row beyond MaxRowBytes
+// ends the read with a [FileError] wrapping [ErrTooLarge], and a header
+// beyond MaxColumns with one wrapping [ErrBadHeader].
 type Limits struct {
 	MaxFieldBytes int // one value; default 1 MiB
 	MaxRowBytes   int // one CSV record or JSON object; default 4 MiB
@@ -76,6 +79,7 @@ type Reader struct {
 	seen   map[uint64]int // hash of key -> first line
 	seed   maphash.Seed
 	buf    []byte
+	vals   []value // the row being read, reused
 	done   bool
 }
 
@@ -160,7 +164,11 @@ func (r *Reader) Next() (Row, error) {
 	if r.done {
 		return Row{}, io.EOF
 	}
-	vals := rowValues{schema: r.schema, vals: make([]value, len(r.schema.Fields))}
+	if r.vals == nil {
+		r.vals = make([]value, len(r.schema.Fields))
+	}
+	clear(r.vals)
+	vals := rowValues{schema: r.schema, vals: r.vals}
 	rerr, err := r.src.next(&vals)
 	if err != nil {
 		r.done = true

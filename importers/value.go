@@ -14,10 +14,10 @@ import (
 // value is one converted field of a row.
 type value struct {
 	set bool
-	s   string    // String: the text; Object: compact JSON; Datetime: RFC 3339 UTC
+	s   string    // String: the text; Object: compact JSON
 	i   int64     // Integer
 	b   bool      // Boolean
-	t   time.Time // Datetime
+	t   time.Time // Datetime, in UTC
 }
 
 // rowValues is a row being validated: one value per schema field.
@@ -43,6 +43,21 @@ var dateLayouts = [...]string{
 	"2006-01-02 15:04:05Z07:00",
 	"2006-01-02 15:04:05",
 	"2006-01-02",
+}
+
+// datetimeLayouts returns the dateLayouts that can match text. Each starts
+// with the 10-byte date and the byte after it (none, 'T' or ' ') tells
+// them apart, so only those are tried: a failed time.Parse allocates.
+func datetimeLayouts(text string) []string {
+	switch {
+	case len(text) == 10:
+		return dateLayouts[4:]
+	case len(text) > 10 && text[10] == 'T':
+		return dateLayouts[:2]
+	case len(text) > 10 && text[10] == ' ':
+		return dateLayouts[2:4]
+	}
+	return dateLayouts[:]
 }
 
 // fromText converts a CSV cell (or a JSON string) to the field's type.
@@ -80,15 +95,14 @@ func (f *Field) fromText(line int, text string, lim Limits) (value, *RowError) {
 		}
 		return value{}, rowErr(line, f.Name, ErrInvalidBoolean, "%q is not one of true, false, 1, 0, yes, no", text)
 	case Datetime:
-		for _, layout := range dateLayouts {
+		for _, layout := range datetimeLayouts(text) {
 			if t, err := time.Parse(layout, text); err == nil {
-				t = t.UTC()
-				return value{set: true, t: t, s: t.Format(time.RFC3339Nano)}, nil
+				return value{set: true, t: t.UTC()}, nil
 			}
 		}
 		return value{}, rowErr(line, f.Name, ErrInvalidDatetime, "%q is not an RFC 3339 date-time (2024-01-31T09:00:00Z) or a date (2024-01-31)", text)
 	case Object:
-		return objectValue(line, f, []byte(text))
+		return objectValue(line, f, []byte(text), text)
 	default:
 		return value{set: true, s: text}, nil
 	}
@@ -113,7 +127,9 @@ func (f *Field) outOfRange(text string) bool {
 	return x == math.Trunc(x) && (x < float64(f.Min) || x > float64(f.Max))
 }
 
-func objectValue(line int, f *Field, raw []byte) (value, *RowError) {
+// objectValue reads a JSON object. text is raw as a string, or "" when the
+// caller has none; an object that is already compact is kept as it is.
+func objectValue(line int, f *Field, raw []byte, text string) (value, *RowError) {
 	raw = bytes.TrimSpace(raw)
 	if !utf8.Valid(raw) {
 		return value{}, rowErr(line, f.Name, ErrInvalidUTF8, "the value is not valid UTF-8 (save the file as UTF-8)")
@@ -124,9 +140,32 @@ func objectValue(line int, f *Field, raw []byte) (value, *RowError) {
 	if raw[0] != '{' {
 		return value{}, rowErr(line, f.Name, ErrInvalidObject, "the value must be a JSON object, like {\"tier\": \"gold\"}")
 	}
-	var buf bytes.Buffer
-	_ = json.Compact(&buf, raw) // raw is valid JSON
-	return value{set: true, s: buf.String()}, nil
+	if !isCompact(raw) {
+		var buf bytes.Buffer
+		_ = json.Compact(&buf, raw) // raw is valid JSON
+		return value{set: true, s: buf.String()}, nil
+	}
+	if len(text) != len(raw) { // no text, or text before trimming
+		text = string(raw)
+	}
+	return value{set: true, s: text}, nil
+}
+
+// isCompact reports whether the valid JSON raw has no white space outside
+// its strings, which is all that json.Compact removes.
+func isCompact(raw []byte) bool {
+	inString := false
+	for i := 0; i < len(raw); i++ {
+		switch c := raw[i]; {
+		case inString && c == '\\':
+			i++ // skip the escaped byte
+		case c == '"':
+			inString = !inString
+		case !inString && (c == ' ' || c == '\t' || c == '\n' || c == '\r'):
+			return false
+		}
+	}
+	return true
 }
 
 // fromJSON converts a JSON value to the field's type. Strings are read like
@@ -151,7 +190,7 @@ func (f *Field) fromJSON(line int, raw json.RawMessage, lim Limits) (value, *Row
 		return f.fromText(line, s, lim)
 	case '{':
 		if f.Type == Object {
-			return objectValue(line, f, raw)
+			return objectValue(line, f, raw, "")
 		}
 	case '[':
 	case 't', 'f':
@@ -218,6 +257,10 @@ func (r *rowValues) appendJSON(dst []byte) []byte {
 			dst = strconv.AppendBool(dst, v.b)
 		case Object:
 			dst = append(dst, v.s...)
+		case Datetime:
+			dst = append(dst, '"')
+			dst = v.t.AppendFormat(dst, time.RFC3339Nano)
+			dst = append(dst, '"')
 		default:
 			dst = appendString(dst, v.s)
 		}
@@ -225,15 +268,29 @@ func (r *rowValues) appendJSON(dst []byte) []byte {
 	return append(dst, '}')
 }
 
-// appendString appends s as a JSON string.
+// appendString appends s as a JSON string, as json.Marshal writes it.
 func appendString(dst []byte, s string) []byte {
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; c < 0x20 || c == '"' || c == '\\' || c >= 0x7f || c == '<' || c == '>' || c == '&' {
-			b, _ := json.Marshal(s) // strings always marshal
-			return append(dst, b...)
-		}
+	if !marshalsVerbatim(s) {
+		b, _ := json.Marshal(s) // strings always marshal
+		return append(dst, b...)
 	}
 	dst = append(dst, '"')
 	dst = append(dst, s...)
 	return append(dst, '"')
+}
+
+// marshalsVerbatim reports whether json.Marshal writes s between quotes
+// unchanged: valid UTF-8 without control characters, '"', '\\', the HTML
+// characters <, > and &, or U+2028 and U+2029.
+func marshalsVerbatim(s string) bool {
+	ascii := true
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c < 0x20, c == '"', c == '\\', c == '<', c == '>', c == '&':
+			return false
+		case c >= utf8.RuneSelf:
+			ascii = false
+		}
+	}
+	return ascii || (utf8.ValidString(s) && !strings.Contains(s, "\u2028") && !strings.Contains(s, "\u2029"))
 }

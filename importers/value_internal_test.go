@@ -1,0 +1,82 @@
+package importers
+
+import (
+	"bytes"
+	"encoding/json"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+// These check the shortcuts of value.go against the encoding/json calls
+// they stand for. They are internal because the shortcuts are.
+
+func FuzzAppendString(f *testing.F) {
+	for _, s := range []string{
+		"", "acme", "Data Science 2024 – Engineering", "R&D <Ops>", "quote \" and \\ backslash",
+		"tab\tnewline\n", "\x7f", "line\u2028separator\u2029", "M\xfcller", "\xe2\x80", "日本語", "\U0001F600",
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		want, err := json.Marshal(s)
+		require.NoError(t, err)
+		require.Equal(t, string(want), string(appendString(nil, s)))
+	})
+}
+
+func FuzzObjectValue(f *testing.F) {
+	for _, s := range []string{
+		`{}`, `{"cost_center":"ENG-42"}`, `{ "cost_center" : "ENG-42" }`, "{\n\t\"a\": [1, 2],\r\n\"b\": {}\n}",
+		`{"a b":"c d"}`, `{"a":"say \"hi there\""}`, `{"a":"\\"," b":1}`, `{"a":"\\\" x"}`, `[1, 2]`, `"x"`, `{"a":`,
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		raw := bytes.TrimSpace([]byte(s))
+		field := &Field{Name: "metadata", Type: Object}
+		got, rerr := objectValue(1, field, []byte(s), s)
+		if !json.Valid(raw) || raw[0] != '{' {
+			require.NotNil(t, rerr)
+			return
+		}
+		var want bytes.Buffer
+		require.NoError(t, json.Compact(&want, raw))
+		if rerr != nil {
+			require.ErrorIs(t, rerr, ErrInvalidUTF8) // encoding/json lets bytes that are not UTF-8 through
+			return
+		}
+		require.Equal(t, want.String(), got.s)
+		got, rerr = objectValue(1, field, []byte(s), "")
+		require.Nil(t, rerr)
+		require.Equal(t, want.String(), got.s)
+	})
+}
+
+// FuzzDatetimeLayouts checks that trying only datetimeLayouts(text)
+// parses exactly what trying every layout of dateLayouts does.
+func FuzzDatetimeLayouts(f *testing.F) {
+	for _, s := range []string{
+		"2024-01-15", "2024-01-15T09:30:00Z", "2024-01-15T09:30:00.5+02:00", "2024-01-15T09:30:00",
+		"2024-01-15T09:30:00.123", "2024-01-15 09:30:00", "2024-01-15   09:30:00", "2024-01-15 09:30:00-05:00",
+		"2024-01-15 09:30:00Z", "2024-01-15 09:30:00.25", "2024-01-15t09:30:00z", "+024-01-15", "2024-1-15",
+		"2024-01-15T", "2024-01-15 ", "20240115", "",
+	} {
+		f.Add(s)
+	}
+	parse := func(layouts []string, text string) (time.Time, bool) {
+		for _, layout := range layouts {
+			if t, err := time.Parse(layout, text); err == nil {
+				return t, true
+			}
+		}
+		return time.Time{}, false
+	}
+	f.Fuzz(func(t *testing.T, text string) {
+		want, wantOK := parse(dateLayouts[:], text)
+		got, gotOK := parse(datetimeLayouts(text), text)
+		require.Equal(t, wantOK, gotOK, "%q", text)
+		require.True(t, want.Equal(got), "%q: %v, want %v", text, got, want)
+	})
+}
