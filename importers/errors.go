@@ -26,7 +26,8 @@ var (
 	ErrInvalidObject = errors.New("invalid_object")
 	// ErrInvalidType: a JSON value of the wrong type (an array for a name).
 	ErrInvalidType = errors.New("invalid_type")
-	// ErrInvalidValue: a value outside the field's set of allowed values.
+	// ErrInvalidValue: a value outside the field's set of allowed values
+	// (an action), or not of the field's form (an email address).
 	ErrInvalidValue = errors.New("invalid_value")
 	// ErrInvalidUTF8: bytes that are not UTF-8 (a Latin-1 export, say).
 	ErrInvalidUTF8 = errors.New("invalid_utf8")
@@ -37,6 +38,10 @@ var (
 	// ErrDuplicateKey: the row's key (external_id) already appeared on an
 	// earlier valid row of the file; the first occurrence is applied.
 	ErrDuplicateKey = errors.New("duplicate_external_id")
+	// ErrDuplicateTarget: an earlier valid row of the file has the same
+	// target (the same license and group, the same issuer, ...); the first
+	// occurrence is applied.
+	ErrDuplicateTarget = errors.New("duplicate_target")
 	// ErrFieldCount: a CSV record with more or fewer cells than the header.
 	ErrFieldCount = errors.New("wrong_field_count")
 	// ErrMalformedCSV: a CSV record that cannot be parsed (a stray or

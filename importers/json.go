@@ -11,8 +11,10 @@ import (
 )
 
 // jsonSource reads rows from a JSON array of objects, from NDJSON (one
-// object a line; a broken line is a row error) or, when the first line is
-// not a whole object, from a stream of (pretty-printed) objects.
+// object a line; a broken line is a row error), when the first line is
+// not a whole object from a stream of (pretty-printed) objects, or from
+// the bulk suggestion endpoint's request body, {"platform_key": ...,
+// "suggestion_data": [...]}, whose items are the rows.
 type jsonSource struct {
 	schema  *Schema
 	opts    Options
@@ -20,6 +22,10 @@ type jsonSource struct {
 	dec     *json.Decoder  // array and stream modes
 	lt      *lineTracker   // array and stream modes: what dec read, by line
 	array   bool           // inside a top-level array
+	bulk    bool           // the array is a bulk body's suggestion_data
+	// envelope holds a bulk body's keys before suggestion_data; they fill
+	// the fields its items leave out.
+	envelope map[string]json.RawMessage
 	lines   *bufio.Scanner // NDJSON mode
 	line    int            // NDJSON: current line
 	pending []byte         // a first row peeked while detecting the kind
@@ -33,6 +39,12 @@ func newJSONSource(br *bufio.Reader, m *meter, schema *Schema, opts Options) (*j
 	s := &jsonSource{opts: opts, m: m}
 	first, _ := firstByte(br)
 	switch {
+	case first == '{' && isBulkBody(br):
+		s.lt = &lineTracker{r: br, line: 1}
+		s.dec = json.NewDecoder(s.lt)
+		if err := s.openBulk(); err != nil {
+			return nil, nil, err
+		}
 	case first == '[':
 		s.lt = &lineTracker{r: br, line: 1}
 		s.dec = json.NewDecoder(s.lt)
@@ -66,6 +78,11 @@ func newJSONSource(br *bufio.Reader, m *meter, schema *Schema, opts Options) (*j
 		for k := range obj {
 			keys = append(keys, k)
 		}
+		for k := range s.envelope {
+			if _, ok := obj[k]; !ok {
+				keys = append(keys, k)
+			}
+		}
 		slices.Sort(keys)
 		if schema, err = Detect(keys); err != nil {
 			return nil, nil, &FileError{Line: line, Err: ErrUnknownKind, Msg: err.Error()}
@@ -74,6 +91,75 @@ func newJSONSource(br *bufio.Reader, m *meter, schema *Schema, opts Options) (*j
 	}
 	s.schema = schema
 	return s, schema, nil
+}
+
+// bulkKeys are the keys a bulk body may hold besides suggestion_data.
+var bulkKeys = map[string]bool{"platform_key": true, "platform_org": true, "department_mode": true}
+
+// isBulkBody reports whether the input starts like a bulk suggestion body:
+// an object with a suggestion_data key near its start.
+func isBulkBody(br *bufio.Reader) bool {
+	b, _ := br.Peek(br.Size())
+	return bytes.Contains(b, []byte(`"suggestion_data"`))
+}
+
+// openBulk reads a bulk body up to the first item of suggestion_data,
+// keeping the keys before it.
+func (s *jsonSource) openBulk() error {
+	if _, err := s.dec.Token(); err != nil { // {
+		return s.syntaxErr(err)
+	}
+	s.envelope = map[string]json.RawMessage{}
+	for {
+		tok, err := s.dec.Token()
+		if err != nil {
+			return s.syntaxErr(err)
+		}
+		key, ok := tok.(string)
+		if !ok {
+			return fileErr(s.errLine(), ErrSyntax, "the bulk body has no suggestion_data array")
+		}
+		if key == "suggestion_data" {
+			if tok, err := s.dec.Token(); err != nil || tok != json.Delim('[') {
+				return fileErr(s.errLine(), ErrSyntax, "suggestion_data must be an array")
+			}
+			s.array, s.bulk = true, true
+			return nil
+		}
+		var v json.RawMessage
+		if err := s.dec.Decode(&v); err != nil {
+			return s.syntaxErr(err)
+		}
+		if !bulkKeys[key] && !s.opts.IgnoreUnknown {
+			return fileErr(s.errLine(), ErrSyntax, "unknown key %q in the bulk body (it takes platform_key, platform_org, department_mode, suggestion_data)", key)
+		}
+		if key != "department_mode" {
+			s.envelope[key] = v
+		}
+	}
+}
+
+// closeBulk reads the rest of a bulk body after suggestion_data's ']'.
+// Keys after suggestion_data come too late to fill its items: they are
+// checked, not used.
+func (s *jsonSource) closeBulk() error {
+	for s.dec.More() {
+		tok, err := s.dec.Token()
+		if err != nil {
+			return s.syntaxErr(err)
+		}
+		var v json.RawMessage
+		if err := s.dec.Decode(&v); err != nil {
+			return s.syntaxErr(err)
+		}
+		if key, _ := tok.(string); !bulkKeys[key] && !s.opts.IgnoreUnknown {
+			return fileErr(s.errLine(), ErrSyntax, "unknown key %q in the bulk body", key)
+		}
+	}
+	if _, err := s.dec.Token(); err != nil { // }
+		return s.syntaxErr(err)
+	}
+	return nil
 }
 
 // firstLineIsValue reports whether the input is line-based (NDJSON): the
@@ -121,6 +207,11 @@ func (s *jsonSource) read() ([]byte, int, error) {
 		if s.array {
 			if _, err := s.dec.Token(); err != nil { // the closing ']'
 				return nil, 0, s.syntaxErr(err)
+			}
+		}
+		if s.bulk {
+			if err := s.closeBulk(); err != nil {
+				return nil, 0, err
 			}
 		}
 		if _, err := s.dec.Token(); !errors.Is(err, io.EOF) {
@@ -202,6 +293,12 @@ func (s *jsonSource) next(vals *rowValues) (*RowError, error) {
 		}
 		s.claim[i] = k
 		vals.vals[i], s.errs[i] = s.schema.Fields[i].fromJSON(line, v, s.opts.Limits)
+	}
+	for k, v := range s.envelope {
+		if name := s.schema.canonical(k); name != "" && s.claim[s.schema.index(name)] == "" {
+			i := s.schema.index(name)
+			vals.vals[i], s.errs[i] = s.schema.Fields[i].fromJSON(line, v, s.opts.Limits)
+		}
 	}
 	if len(unknown) > 0 && !s.opts.IgnoreUnknown {
 		slices.Sort(unknown)

@@ -56,6 +56,9 @@ type Options struct {
 	Format        Format // FormatAuto = tell from the content
 	IgnoreUnknown bool   // skip unknown columns and keys instead of rejecting them
 	Limits        Limits
+	// Defaults are values, as CSV text, for fields a row leaves empty
+	// (platform_key for every row, say). Fields the kind lacks are ignored.
+	Defaults map[string]string
 }
 
 // Row is one row of the input, valid or not.
@@ -180,22 +183,58 @@ func (r *Reader) Next() (Row, error) {
 	r.rows++
 	row := Row{Index: r.rows, Line: vals.line}
 	if rerr == nil {
+		rerr = r.fill(&vals)
+	}
+	if rerr == nil {
 		rerr = r.validate(&vals)
 	}
 	if rerr != nil {
 		row.Err = rerr
-		row.Key = vals.get(r.schema.Key).s
+		if r.schema.Key != "" {
+			row.Key = vals.get(r.schema.Key).s
+		}
 		return row, nil
 	}
-	if r.schema.Key != "" {
-		row.Key = vals.get(r.schema.Key).s
-	}
+	row.Key = r.key(&vals)
 	if r.schema.TxField != "" {
 		row.TransactionID = vals.get(r.schema.TxField).s
 	}
 	r.buf = vals.appendJSON(r.buf[:0])
 	row.Data = bytes.Clone(r.buf)
 	return row, nil
+}
+
+// fill sets the fields a row left empty from Options.Defaults, and Enum
+// fields to their first value.
+func (r *Reader) fill(vals *rowValues) *RowError {
+	for i := range r.schema.Fields {
+		f := &r.schema.Fields[i]
+		if vals.vals[i].set {
+			continue
+		}
+		if text, ok := r.opts.Defaults[f.Name]; ok {
+			v, err := f.fromText(vals.line, text, r.opts.Limits)
+			if err != nil {
+				return err
+			}
+			vals.vals[i] = v
+		}
+		if f.Type == Enum && !vals.vals[i].set {
+			vals.vals[i] = value{set: true, s: f.Values[0]}
+		}
+	}
+	return nil
+}
+
+// key names a valid row's target: its Key field, or KeyFunc's answer.
+func (r *Reader) key(vals *rowValues) string {
+	switch {
+	case r.schema.Key != "":
+		return vals.get(r.schema.Key).s
+	case r.schema.KeyFunc != nil:
+		return r.schema.KeyFunc(vals)
+	}
+	return ""
 }
 
 // validate runs the required-field, cross-field and duplicate-key checks.
@@ -210,16 +249,18 @@ func (r *Reader) validate(vals *rowValues) *RowError {
 			return err
 		}
 	}
-	if r.schema.Key != "" {
-		key := vals.get(r.schema.Key)
-		if key.set {
-			h := maphash.String(r.seed, key.s)
-			if first, dup := r.seen[h]; dup {
-				return rowErr(vals.line, "", ErrDuplicateKey, "%s %q already appears on line %d, which is the one applied", r.schema.Key, key.s, first)
-			}
-			r.seen[h] = vals.line
-		}
+	key := r.key(vals)
+	if key == "" {
+		return nil
 	}
+	h := maphash.String(r.seed, key)
+	if first, dup := r.seen[h]; dup {
+		if r.schema.Key != "" {
+			return rowErr(vals.line, "", ErrDuplicateKey, "%s %q already appears on line %d, which is the one applied", r.schema.Key, key, first)
+		}
+		return rowErr(vals.line, "", ErrDuplicateTarget, "line %d already targets %s, and is the one applied", first, key)
+	}
+	r.seen[h] = vals.line
 	return nil
 }
 

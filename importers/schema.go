@@ -25,6 +25,8 @@ const (
 	Boolean                   // true/false/1/0/yes/no
 	Datetime                  // RFC 3339, or YYYY-MM-DD (midnight UTC)
 	Object                    // a JSON object (in CSV, a cell holding one)
+	Enum                      // one of Field.Values (any case); defaults to Values[0]
+	List                      // strings: a JSON array, or in CSV separated by ';'
 )
 
 // Field describes one column (CSV) or key (JSON) of a kind.
@@ -32,7 +34,8 @@ type Field struct {
 	Name     string
 	Type     FieldType
 	Required bool
-	Min, Max int64 // bounds for Integer fields
+	Min, Max int64    // bounds for Integer fields
+	Values   []string // allowed values of an Enum field, the default first
 }
 
 // Schema is the row layout and validation table of one kind.
@@ -40,8 +43,12 @@ type Schema struct {
 	Kind   Kind
 	Fields []Field
 	// Key is the field that identifies a row's target and must be unique
-	// within a file ("" when rows have no such key).
+	// within a file (a repeat is duplicate_external_id).
 	Key string
+	// KeyFunc, for kinds without a Key field, names a valid row's target
+	// (a license and a group, say); it too must be unique within a file (a
+	// repeat is duplicate_target), so that no two rows race for one target.
+	KeyFunc func(r *rowValues) string
 	// TxField is the field carrying a caller-chosen transaction id, if any.
 	TxField string
 	// Check runs cross-field checks on a row whose fields are all valid.
@@ -60,7 +67,18 @@ func Lookup(k Kind) (*Schema, error) {
 
 // Schemas returns the schemas of every kind, in a stable order.
 func Schemas() []*Schema {
-	return []*Schema{programLicenseSchema(), userLicenseSchema()}
+	return []*Schema{
+		programLicenseSchema(),
+		userLicenseSchema(),
+		groupAssignmentSchema(ProgramGroupAssignments, true),
+		groupAssignmentSchema(UserGroupAssignments, false),
+		userAssignmentSchema(ProgramUserAssignments),
+		userAssignmentSchema(UserUserAssignments),
+		programSuggestionSchema(),
+		groupSuggestionSchema(),
+		issuerSchema(),
+		uipathSchema(),
+	}
 }
 
 func kindNames() []string {

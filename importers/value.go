@@ -18,6 +18,7 @@ type value struct {
 	i   int64     // Integer
 	b   bool      // Boolean
 	t   time.Time // Datetime, in UTC
+	l   []string  // List
 }
 
 // rowValues is a row being validated: one value per schema field.
@@ -103,6 +104,21 @@ func (f *Field) fromText(line int, text string, lim Limits) (value, *RowError) {
 		return value{}, rowErr(line, f.Name, ErrInvalidDatetime, "%q is not an RFC 3339 date-time (2024-01-31T09:00:00Z) or a date (2024-01-31)", text)
 	case Object:
 		return objectValue(line, f, []byte(text), text)
+	case Enum:
+		for _, v := range f.Values {
+			if strings.EqualFold(v, text) {
+				return value{set: true, s: v}, nil
+			}
+		}
+		return value{}, rowErr(line, f.Name, ErrInvalidValue, "%q is not one of %s", text, strings.Join(f.Values, ", "))
+	case List:
+		var l []string
+		for part := range strings.SplitSeq(text, ";") {
+			if part = strings.TrimSpace(part); part != "" {
+				l = append(l, part)
+			}
+		}
+		return value{set: len(l) > 0, l: l}, nil
 	default:
 		return value{set: true, s: text}, nil
 	}
@@ -193,6 +209,9 @@ func (f *Field) fromJSON(line int, raw json.RawMessage, lim Limits) (value, *Row
 			return objectValue(line, f, raw, "")
 		}
 	case '[':
+		if f.Type == List {
+			return listValue(line, f, raw)
+		}
 	case 't', 'f':
 		if f.Type == Boolean {
 			return value{set: true, b: raw[0] == 't'}, nil
@@ -230,8 +249,28 @@ func (t FieldType) String() string {
 		return "a date-time string"
 	case Object:
 		return "a JSON object"
+	case List:
+		return "an array of strings"
 	}
 	return "a string"
+}
+
+// listValue reads a JSON array of strings; an empty array is no value.
+func listValue(line int, f *Field, raw json.RawMessage) (value, *RowError) {
+	if !utf8.Valid(raw) {
+		return value{}, rowErr(line, f.Name, ErrInvalidUTF8, "the value is not valid UTF-8 (save the file as UTF-8)")
+	}
+	var items []string
+	if err := json.Unmarshal(raw, &items); err != nil {
+		return value{}, rowErr(line, f.Name, ErrInvalidType, "expected an array of strings")
+	}
+	var l []string
+	for _, it := range items {
+		if it = strings.TrimSpace(it); it != "" {
+			l = append(l, it)
+		}
+	}
+	return value{set: len(l) > 0, l: l}, nil
 }
 
 // appendJSON appends the row's set fields as one JSON object, in schema
@@ -261,6 +300,15 @@ func (r *rowValues) appendJSON(dst []byte) []byte {
 			dst = append(dst, '"')
 			dst = v.t.AppendFormat(dst, time.RFC3339Nano)
 			dst = append(dst, '"')
+		case List:
+			dst = append(dst, '[')
+			for j, it := range v.l {
+				if j > 0 {
+					dst = append(dst, ',')
+				}
+				dst = appendString(dst, it)
+			}
+			dst = append(dst, ']')
 		default:
 			dst = appendString(dst, v.s)
 		}

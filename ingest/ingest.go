@@ -19,6 +19,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
+	"slices"
 	"time"
 
 	"github.com/bulksync/bulksync/importers"
@@ -71,6 +73,9 @@ func Import(ctx context.Context, open Opener, store *jobs.Store, q *asynq.Client
 	// Read the second pass with the kind the first one settled.
 	opts.Reader.Kind = scan.kind
 	optionString := fmt.Sprintf("chunk_size=%d;ignore_unknown=%t;dry_run=%t", opts.ChunkSize, opts.Reader.IgnoreUnknown, opts.DryRun)
+	for _, k := range slices.Sorted(maps.Keys(opts.Reader.Defaults)) {
+		optionString += fmt.Sprintf(";default:%s=%s", k, opts.Reader.Defaults[k])
+	}
 	nonce := ""
 	if opts.NewBatch {
 		b := make([]byte, 8)

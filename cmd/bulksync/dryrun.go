@@ -28,8 +28,15 @@ func (p *planSink) Row(o jobs.Outcome) error {
 	return err
 }
 
+// Close prints the counts: create, update and unchanged always; delete
+// and apply (writes that cannot be looked up first) when some row has them.
 func (p *planSink) Close() error {
-	_, err := fmt.Fprintf(p.w, "dry run, nothing written: %d create, %d update, %d unchanged\n",
-		p.counts[jobs.ActionCreate], p.counts[jobs.ActionUpdate], p.counts[jobs.ActionUnchanged])
+	plan := fmt.Sprintf("%d create, %d update", p.counts[jobs.ActionCreate], p.counts[jobs.ActionUpdate])
+	for _, a := range []string{jobs.ActionDelete, jobs.ActionApply} {
+		if n := p.counts[a]; n > 0 {
+			plan += fmt.Sprintf(", %d %s", n, a)
+		}
+	}
+	_, err := fmt.Fprintf(p.w, "dry run, nothing written: %s, %d unchanged\n", plan, p.counts[jobs.ActionUnchanged])
 	return err
 }

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/bulksync/bulksync/importers"
@@ -25,11 +26,13 @@ type readerFlags struct {
 	kind          string
 	format        string
 	ignoreUnknown bool
+	platformKey   string
 	limits        importers.Limits
 }
 
 func (f *readerFlags) register(fs *flag.FlagSet) {
-	fs.StringVar(&f.kind, "kind", "", "the file's kind: program-licenses or user-licenses (default: told from the header or keys)")
+	fs.StringVar(&f.kind, "kind", "", "the file's kind: "+strings.Join(kindNames(), ", ")+" (default: told from the header or keys)")
+	fs.StringVar(&f.platformKey, "platform-key", "", "platform_key for every row that leaves it empty")
 	fs.StringVar(&f.format, "format", "", "csv or json (default: told from the content)")
 	fs.BoolVar(&f.ignoreUnknown, "ignore-unknown", false, "skip unknown columns or keys instead of rejecting them")
 	fs.IntVar(&f.limits.MaxFieldBytes, "max-field-bytes", importers.DefaultMaxFieldBytes, "largest value in bytes")
@@ -39,6 +42,9 @@ func (f *readerFlags) register(fs *flag.FlagSet) {
 
 func (f *readerFlags) options() (importers.Options, error) {
 	o := importers.Options{Kind: importers.Kind(f.kind), Format: importers.Format(f.format), IgnoreUnknown: f.ignoreUnknown, Limits: f.limits}
+	if f.platformKey != "" {
+		o.Defaults = map[string]string{"platform_key": f.platformKey}
+	}
 	if f.kind != "" {
 		if _, err := importers.Lookup(o.Kind); err != nil {
 			return o, usageError{err}
@@ -50,6 +56,14 @@ func (f *readerFlags) options() (importers.Options, error) {
 		return o, usagef("--format must be csv or json, not %q", f.format)
 	}
 	return o, nil
+}
+
+func kindNames() []string {
+	var names []string
+	for _, s := range importers.Schemas() {
+		names = append(names, s.Kind.String())
+	}
+	return names
 }
 
 // outputFlags name the report files.
@@ -109,7 +123,10 @@ func runImport(ctx context.Context, args []string, stdout, stderr io.Writer, get
 		if err := openAPI(rt, getenv, true, af, log); err != nil {
 			return err
 		}
-		wcfg.Logger = log
+		if err := openUiPath(rt, getenv, af); err != nil {
+			return err
+		}
+		wcfg.Logger, wcfg.UiPath = log, rt.uipath
 		if w, err = worker.New(rt.redisOpt, rt.store, rt.api, wcfg); err != nil {
 			return usageError{err}
 		}

@@ -56,9 +56,20 @@ Usage:
 Run "bulksync COMMAND -h" for a command's flags.
 
 Environment:
-  REDIS_URL           Redis for the queue and batches; unset: an in-process Redis (import only)
-  BULKSYNC_API_URL    the Data Manager base URL; unset: the in-process sandbox (import only)
-  BULKSYNC_API_TOKEN  the platform API key (never logged)
+  REDIS_URL             Redis for the queue and batches; unset: an in-process Redis (import only)
+  BULKSYNC_API_URL      the Data Manager base URL; unset: the in-process sandbox (import only)
+  BULKSYNC_API_TOKEN    the platform API key (never logged)
+
+  UiPath, for uipath-group-licenses files (secrets never logged):
+  UIPATH_URL            https://{yourDomain}; unset: the in-process sandbox when BULKSYNC_API_URL
+                        is unset too (import only), else UiPath rows fail with not_configured
+  UIPATH_ORG            the {organizationName} path segment (unset: the older paths without it)
+  UIPATH_CLIENT_ID      external application credentials (client credentials grant) ...
+  UIPATH_CLIENT_SECRET
+  UIPATH_SCOPE          ... and its scope (default PM.License.Write)
+  UIPATH_USERNAME       or ROPC credentials, used when UIPATH_CLIENT_ID is unset ...
+  UIPATH_PASSWORD
+  UIPATH_TENANT         ... and the tenant they log in to
 `
 
 func main() {

@@ -15,6 +15,7 @@ import (
 	"github.com/bulksync/bulksync/dmapi"
 	"github.com/bulksync/bulksync/jobs"
 	"github.com/bulksync/bulksync/sandbox"
+	"github.com/bulksync/bulksync/uipath"
 	"github.com/hibiken/asynq"
 	"github.com/redis/go-redis/v9"
 )
@@ -27,6 +28,8 @@ type runtime struct {
 	store      *jobs.Store
 	api        *dmapi.Client
 	apiURL     string
+	uipath     *uipath.Client // nil: UiPath is not configured
+	uipathURL  string
 	embedRedis bool
 	embedAPI   bool
 	closers    []func()
@@ -113,5 +116,43 @@ func openAPI(r *runtime, getenv env, embedded bool, f apiFlags, log *slog.Logger
 		return usageError{err}
 	}
 	r.api, r.apiURL = api, url
+	return nil
+}
+
+// openUiPath builds the UiPath client from UIPATH_URL and its credentials.
+// With UIPATH_URL unset it points at the in-process sandbox when the Data
+// Manager is the in-process sandbox too (an embedded import), and leaves
+// UiPath unconfigured otherwise: uipath-group-licenses rows then fail with
+// not_configured. Run it after openAPI. The secrets are never logged.
+func openUiPath(r *runtime, getenv env, f apiFlags) error {
+	cfg := uipath.Config{
+		BaseURL:      getenv("UIPATH_URL"),
+		Organization: getenv("UIPATH_ORG"),
+		Tenant:       getenv("UIPATH_TENANT"),
+		ClientID:     getenv("UIPATH_CLIENT_ID"),
+		ClientSecret: getenv("UIPATH_CLIENT_SECRET"),
+		Scope:        getenv("UIPATH_SCOPE"),
+		Username:     getenv("UIPATH_USERNAME"),
+		Password:     getenv("UIPATH_PASSWORD"),
+		Timeout:      f.timeout,
+		RateLimit:    f.rateLimit,
+	}
+	switch {
+	case cfg.BaseURL == "" && !r.embedAPI:
+		return nil
+	case cfg.BaseURL == "":
+		cfg = uipath.Config{
+			BaseURL:      r.apiURL,
+			ClientID:     sandbox.DefaultUiPathClientID,
+			ClientSecret: sandbox.DefaultUiPathClientSecret,
+			Timeout:      f.timeout,
+			RateLimit:    f.rateLimit,
+		}
+	}
+	c, err := uipath.New(cfg)
+	if err != nil {
+		return usagef("UIPATH_URL: %v", err)
+	}
+	r.uipath, r.uipathURL = c, cfg.BaseURL
 	return nil
 }

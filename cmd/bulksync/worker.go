@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"flag"
 	"io"
@@ -37,12 +38,15 @@ func runWorker(ctx context.Context, args []string, stderr io.Writer, getenv env,
 	if err := openAPI(rt, getenv, false, af, log); err != nil {
 		return err
 	}
-	cfg.Logger = log
+	if err := openUiPath(rt, getenv, af); err != nil {
+		return err
+	}
+	cfg.Logger, cfg.UiPath = log, rt.uipath
 	w, err := worker.New(rt.redisOpt, rt.store, rt.api, cfg)
 	if err != nil {
 		return usageError{err}
 	}
-	log.Info("worker started", "concurrency", cfg.Concurrency, "api", rt.apiURL)
+	log.Info("worker started", "concurrency", cfg.Concurrency, "api", rt.apiURL, "uipath", cmp.Or(rt.uipathURL, "not configured"))
 	defer log.Info("worker stopped")
 	return w.Run(ctx)
 }
