@@ -47,7 +47,7 @@ func newCSVSource(br *bufio.Reader, m *meter, schema *Schema, opts Options) (*cs
 	}
 	if schema == nil {
 		if schema, err = Detect(header); err != nil {
-			return nil, nil, &FileError{Line: 1, Err: ErrUnknownKind, Msg: err.Error()}
+			return nil, nil, kindErr(1, err)
 		}
 	}
 	s := &csvSource{r: r, m: m, lim: opts.Limits, header: header, cols: make([]int, len(header))}

@@ -3,6 +3,7 @@ package importers
 import (
 	"errors"
 	"fmt"
+	"strings"
 )
 
 // Row error codes. A [RowError]'s code is one of these, followed by
@@ -120,4 +121,10 @@ func (e *FileError) Unwrap() error { return e.Err }
 
 func fileErr(line int, err error, format string, args ...any) *FileError {
 	return &FileError{Line: line, Err: err, Msg: fmt.Sprintf(format, args...)}
+}
+
+// kindErr turns an error of Lookup or Detect (which wraps ErrUnknownKind)
+// into a *FileError without saying "unknown kind" twice.
+func kindErr(line int, err error) *FileError {
+	return &FileError{Line: line, Err: ErrUnknownKind, Msg: strings.TrimPrefix(err.Error(), ErrUnknownKind.Error()+": ")}
 }

@@ -16,23 +16,23 @@ import (
 // the bulk suggestion endpoint's request body, {"platform_key": ...,
 // "suggestion_data": [...]}, whose items are the rows.
 type jsonSource struct {
-	schema  *Schema
-	opts    Options
-	m       *meter
-	dec     *json.Decoder  // array and stream modes
-	lt      *lineTracker   // array and stream modes: what dec read, by line
-	array   bool           // inside a top-level array
-	bulk    bool           // the array is a bulk body's suggestion_data
+	schema *Schema
+	opts   Options
+	m      *meter
+	dec    *json.Decoder // array and stream modes
+	lt     *lineTracker  // array and stream modes: what dec read, by line
+	array  bool          // inside a top-level array
+	bulk   bool          // the array is a bulk body's suggestion_data
 	// envelope holds a bulk body's keys before suggestion_data; they fill
 	// the fields its items leave out.
 	envelope map[string]json.RawMessage
-	lines   *bufio.Scanner // NDJSON mode
-	line    int            // NDJSON: current line
-	pending []byte         // a first row peeked while detecting the kind
-	pendAt  int
-	object  []byte      // the last object read
-	claim   []string    // per field: the key that set it in this row
-	errs    []*RowError // per field: its error in this row
+	lines    *bufio.Scanner // NDJSON mode
+	line     int            // NDJSON: current line
+	pending  []byte         // a first row peeked while detecting the kind
+	pendAt   int
+	object   []byte      // the last object read
+	claim    []string    // per field: the key that set it in this row
+	errs     []*RowError // per field: its error in this row
 }
 
 func newJSONSource(br *bufio.Reader, m *meter, schema *Schema, opts Options) (*jsonSource, *Schema, error) {
@@ -78,14 +78,12 @@ func newJSONSource(br *bufio.Reader, m *meter, schema *Schema, opts Options) (*j
 		for k := range obj {
 			keys = append(keys, k)
 		}
-		for k := range s.envelope {
-			if _, ok := obj[k]; !ok {
-				keys = append(keys, k)
-			}
+		if _, ok := obj["platform_key"]; !ok && s.envelope["platform_key"] != nil {
+			keys = append(keys, "platform_key") // the one envelope key rows take
 		}
 		slices.Sort(keys)
 		if schema, err = Detect(keys); err != nil {
-			return nil, nil, &FileError{Line: line, Err: ErrUnknownKind, Msg: err.Error()}
+			return nil, nil, kindErr(line, err)
 		}
 		s.pending, s.pendAt = raw, line
 	}
@@ -295,9 +293,10 @@ func (s *jsonSource) next(vals *rowValues) (*RowError, error) {
 		vals.vals[i], s.errs[i] = s.schema.Fields[i].fromJSON(line, v, s.opts.Limits)
 	}
 	for k, v := range s.envelope {
-		if name := s.schema.canonical(k); name != "" && s.claim[s.schema.index(name)] == "" {
-			i := s.schema.index(name)
-			vals.vals[i], s.errs[i] = s.schema.Fields[i].fromJSON(line, v, s.opts.Limits)
+		if name := s.schema.canonical(k); name != "" {
+			if i := s.schema.index(name); !vals.vals[i].set && s.errs[i] == nil {
+				vals.vals[i], s.errs[i] = s.schema.Fields[i].fromJSON(line, v, s.opts.Limits)
+			}
 		}
 	}
 	if len(unknown) > 0 && !s.opts.IgnoreUnknown {

@@ -93,11 +93,12 @@ func userAssignmentSchema(kind Kind) *Schema {
 }
 
 // licenseRef names the license of an assignment row.
+// license_id wins over license_external_id, as in the worker.
 func licenseRef(r *rowValues) string {
-	if ext := r.get("license_external_id"); ext.set {
-		return ext.s
+	if id := r.get("license_id"); id.set {
+		return "license_id=" + strconv.FormatInt(id.i, 10)
 	}
-	return "license_id=" + strconv.FormatInt(r.get("license_id").i, 10)
+	return r.get("license_external_id").s
 }
 
 // programSuggestionSchema suggests programs to users (seed 002, bulk).

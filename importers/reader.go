@@ -120,7 +120,7 @@ func NewReader(r io.Reader, opts Options) (*Reader, error) {
 	if opts.Kind != "" {
 		s, err := Lookup(opts.Kind)
 		if err != nil {
-			return nil, &FileError{Err: ErrUnknownKind, Msg: err.Error()}
+			return nil, kindErr(0, err)
 		}
 		schema = s
 	}
