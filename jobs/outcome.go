@@ -4,10 +4,14 @@ package jobs
 const (
 	ActionCreated   = "created"   // the API created the record
 	ActionUpdated   = "updated"   // the API updated the record
-	ActionUnchanged = "unchanged" // the record already matched; nothing was sent
+	ActionDeleted   = "deleted"   // the API deleted the record
+	ActionApplied   = "applied"   // a write whose effect the API does not tell: a bulk call, a replacing PUT
+	ActionUnchanged = "unchanged" // the record already matched (or was already absent); nothing was sent
 	ActionSkipped   = "skipped"   // the row was not sent (invalid, or failed)
 	ActionCreate    = "create"    // dry run: would create
 	ActionUpdate    = "update"    // dry run: would update (the message names the fields)
+	ActionDelete    = "delete"    // dry run: would delete
+	ActionApply     = "apply"     // dry run: would send a write that cannot be looked up first
 )
 
 // Row statuses.

@@ -40,7 +40,7 @@ type Meta struct {
 	HaltReason string    `json:"halt_reason,omitempty"`
 	Total      int       `json:"total"`  // rows in the file
 	Chunks     int       `json:"chunks"` // chunk tasks
-	Done       int       `json:"done"` // rows with an outcome
+	Done       int       `json:"done"`   // rows with an outcome
 	Successes  int       `json:"successes"`
 	Failed     int       `json:"failed"`
 }

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"log/slog"
 	"time"
+
+	"github.com/bulksync/bulksync/uipath"
 )
 
 // Config configures a [Worker]. Zero fields take the defaults.
@@ -27,6 +29,11 @@ type Config struct {
 	ShutdownTimeout time.Duration
 	// Logger receives the worker's logs. Defaults to slog.Default().
 	Logger *slog.Logger
+	// UiPath is the client of the uipath-group-licenses kind, a dependency
+	// rather than a setting: the Data Manager client is New's argument,
+	// UiPath's is optional. Nil fails that kind's rows with
+	// "not_configured"; every other kind works without it.
+	UiPath *uipath.Client
 }
 
 // DefaultQueue is the asynq queue bulksync uses.

@@ -11,11 +11,44 @@
 // without an outcome, and every write is preceded by a fresh look-up of the
 // record, so a write whose answer was lost is found, not repeated.
 //
+// # Kinds
+//
+// Every kind looks before it writes, so that re-running a file changes
+// nothing and a write whose answer was lost is found by the next attempt:
+//
+//   - program-licenses, user-licenses: look the license up by external_id
+//     (from a per-batch snapshot of the platform's licenses on the first
+//     attempt); create it, update only the fields that differ, or report
+//     unchanged.
+//   - the four assignment kinds: resolve the license (license_id, or its
+//     external_id once per batch); assign: look the assignment up by
+//     (license, group or user), then create, update or report unchanged;
+//     remove: delete it (by assignment_id, or the one found); one already
+//     gone is unchanged.
+//   - program-suggestions: one bulk call per chunk and platform, without
+//     the rows that already match the platform's suggestions (read once per
+//     batch); rows are "applied". When the answer counts fewer successes
+//     than rows sent, the rows are replayed one by one through the single
+//     create-or-update call, each with its own outcome.
+//   - group-suggestions: look the suggestion up by (program_key, group_id)
+//     (a per-batch snapshot first); create, update or unchanged; delete by
+//     suggestion_id or the one found.
+//   - issuers: look the issuer up by entityId (or exact name); create,
+//     update the fields that differ, or unchanged; delete, 404 unchanged.
+//   - uipath-group-licenses: UiPath has no read call; the PUT replaces the
+//     group's allocation, so every run sends it and reports "applied".
+//     Without Config.UiPath, rows fail with "not_configured".
+//
+// Dry runs look up the same way and report create, update, delete,
+// unchanged (or apply, for writes that cannot be looked up), writing
+// nothing.
+//
 // # Errors
 //
 // A row's transient failures (network, timeouts, 408, 429, 5xx) are
 // retried up to Config.MaxAttempts; then the row fails with
 // "retries_exhausted". Permanent failures (other 4xx) are recorded with the
-// API's status and message and never retried. A 401 or 403 halts the whole
-// batch: no further request could succeed with that key.
+// API's status and message and never retried. A 401 or 403 (or UiPath
+// credentials refused at its token endpoint) halts the whole batch: no
+// further request could succeed with that key.
 package worker

@@ -10,12 +10,43 @@ import (
 
 	"github.com/bulksync/bulksync/dmapi"
 	"github.com/bulksync/bulksync/jobs"
+	"github.com/bulksync/bulksync/uipath"
 	"github.com/hibiken/asynq"
 )
 
 // applyFunc applies one row of a chunk to the API and returns its outcome.
 // It returns ok false when ctx ended before the outcome was known.
 type applyFunc func(ctx context.Context, c *chunkInfo, row jobs.ChunkRow) (out jobs.Outcome, ok bool)
+
+// chunkFunc applies the rows of a chunk that have no outcome yet and hands
+// each outcome to record as soon as it is known. It returns record's first
+// error, or ctx's error when ctx ended before every outcome was known.
+// Kinds whose API has a bulk call apply their rows together; the others
+// are adapted from an applyFunc by perRow.
+type chunkFunc func(ctx context.Context, c *chunkInfo, rows []jobs.ChunkRow, record recordFunc) error
+
+// recordFunc stores outcomes as final. It returns errHalted once it has
+// halted the batch (a 401 or 403).
+type recordFunc func(outs ...jobs.Outcome) error
+
+// errHalted ends a chunk whose batch was halted by one of its outcomes.
+var errHalted = errors.New("batch halted")
+
+// perRow applies the rows one at a time with apply.
+func perRow(apply applyFunc) chunkFunc {
+	return func(ctx context.Context, c *chunkInfo, rows []jobs.ChunkRow, record recordFunc) error {
+		for _, row := range rows {
+			out, ok := apply(ctx, c, row)
+			if !ok {
+				return ctx.Err()
+			}
+			if err := record(out); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+}
 
 // chunkInfo is what a row's applier knows of its chunk and batch.
 type chunkInfo struct {
@@ -28,25 +59,42 @@ type Worker struct {
 	cfg     Config
 	store   *jobs.Store
 	api     *dmapi.Client
+	uipath  *uipath.Client // nil: not configured
 	log     *slog.Logger
-	apply   map[string]applyFunc // by kind
+	apply   map[string]chunkFunc // by kind
 	index   *licenseIndex
+	caches  *caches
 	redis   asynq.RedisConnOpt
 	srv     *asynq.Server
 	started bool
 }
 
+// uipathKind is the kind whose rows go to UiPath rather than the Data
+// Manager.
+const uipathKind = "uipath-group-licenses"
+
 // New returns a worker that takes tasks from the Redis at redis, keeps
-// outcomes in store and calls api.
+// outcomes in store and calls api (and cfg.UiPath for UiPath rows).
 func New(redis asynq.RedisConnOpt, store *jobs.Store, api *dmapi.Client, cfg Config) (*Worker, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
 	cfg = cfg.withDefaults()
-	w := &Worker{cfg: cfg, store: store, api: api, log: cfg.Logger, redis: redis, index: newLicenseIndex()}
-	w.apply = map[string]applyFunc{
-		"program-licenses": w.licenseApplier(dmapi.ProgramLicense),
-		"user-licenses":    w.licenseApplier(dmapi.UserLicense),
+	w := &Worker{
+		cfg: cfg, store: store, api: api, uipath: cfg.UiPath, log: cfg.Logger, redis: redis,
+		index: newLicenseIndex(), caches: newCaches(),
+	}
+	w.apply = map[string]chunkFunc{
+		"program-licenses":          perRow(w.licenseApplier(dmapi.ProgramLicense)),
+		"user-licenses":             perRow(w.licenseApplier(dmapi.UserLicense)),
+		"program-group-assignments": perRow(w.assignmentApplier(dmapi.ProgramLicense, groupSubject)),
+		"user-group-assignments":    perRow(w.assignmentApplier(dmapi.UserLicense, groupSubject)),
+		"program-user-assignments":  perRow(w.assignmentApplier(dmapi.ProgramLicense, userSubject)),
+		"user-user-assignments":     perRow(w.assignmentApplier(dmapi.UserLicense, userSubject)),
+		"program-suggestions":       w.applySuggestions,
+		"group-suggestions":         perRow(w.applyGroupSuggestion),
+		"issuers":                   perRow(w.applyIssuer),
+		uipathKind:                  perRow(w.applyAllocation),
 	}
 	return w, nil
 }
@@ -126,39 +174,61 @@ func (w *Worker) ProcessTask(ctx context.Context, t *asynq.Task) error {
 	if err != nil {
 		return err
 	}
-	info := &chunkInfo{ChunkPayload: &p, total: meta.Total}
+	pending := make([]jobs.ChunkRow, 0, len(p.Rows))
 	for _, row := range p.Rows {
-		if done[row.Row] {
-			continue
+		if !done[row.Row] {
+			pending = append(pending, row)
 		}
-		out, ok := apply(ctx, info, row)
-		if !ok {
-			return fmt.Errorf("chunk %d of batch %s: %w", p.Chunk, p.BatchID, ctx.Err())
-		}
-		// The API call is over: record its outcome even when shutdown has
-		// begun, so a redelivery does not repeat it.
-		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-		_, err := w.store.Record(rctx, p.BatchID, out)
-		cancel()
-		if err != nil {
-			return err
-		}
-		if out.ErrorCode == codeUnauthorized || out.ErrorCode == codeForbidden {
-			reason := fmt.Sprintf("the API answered %d at line %d: %s", out.HTTPStatus, out.Line, fatalHint(out.HTTPStatus))
-			w.log.Error("batch halted", "batch", p.BatchID, "reason", reason)
-			hctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-			defer cancel()
-			return w.store.Halt(hctx, p.BatchID, reason)
-		}
+	}
+	if len(pending) == 0 {
+		return nil
+	}
+	info := &chunkInfo{ChunkPayload: &p, total: meta.Total}
+	err = apply(ctx, info, pending, func(outs ...jobs.Outcome) error { return w.record(ctx, &p, outs) })
+	switch {
+	case errors.Is(err, errHalted):
+		return nil
+	case err != nil:
+		return fmt.Errorf("chunk %d of batch %s: %w", p.Chunk, p.BatchID, err)
 	}
 	return nil
 }
 
-func fatalHint(status int) string {
-	if status == 401 {
-		return "the API token is wrong or missing (BULKSYNC_API_TOKEN)"
+// record stores a chunk's outcomes. The API calls behind them are over, so
+// they are recorded even when shutdown has begun: a redelivery must not
+// repeat them. An outcome that says the credentials were refused (401, 403)
+// halts the batch: no further request could succeed.
+func (w *Worker) record(ctx context.Context, p *jobs.ChunkPayload, outs []jobs.Outcome) error {
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	if _, err := w.store.Record(rctx, p.BatchID, outs...); err != nil {
+		return err
 	}
-	return "the API token is not allowed to do this; license writes need a Data Manager admin's key"
+	for _, out := range outs {
+		if out.ErrorCode != codeUnauthorized && out.ErrorCode != codeForbidden {
+			continue
+		}
+		reason := haltReason(p.Kind, out)
+		w.log.Error("batch halted", "batch", p.BatchID, "reason", reason)
+		if err := w.store.Halt(rctx, p.BatchID, reason); err != nil {
+			return err
+		}
+		return errHalted
+	}
+	return nil
+}
+
+// haltReason says why out halted its batch, and what to fix.
+func haltReason(kind string, out jobs.Outcome) string {
+	switch {
+	case kind == uipathKind && out.ErrorCode == codeUnauthorized:
+		return fmt.Sprintf("UiPath refused the credentials (HTTP %d) at line %d: check UIPATH_CLIENT_ID and UIPATH_CLIENT_SECRET, or UIPATH_USERNAME, UIPATH_PASSWORD and UIPATH_TENANT", out.HTTPStatus, out.Line)
+	case kind == uipathKind:
+		return fmt.Sprintf("UiPath answered %d at line %d: the external application needs the PM.License.Write scope", out.HTTPStatus, out.Line)
+	case out.ErrorCode == codeUnauthorized:
+		return fmt.Sprintf("the API answered %d at line %d: the API token is wrong or missing (BULKSYNC_API_TOKEN)", out.HTTPStatus, out.Line)
+	}
+	return fmt.Sprintf("the API answered %d at line %d: the API token is not allowed to do this; license writes need a Data Manager admin's key", out.HTTPStatus, out.Line)
 }
 
 // handleTaskError records the rows of a chunk that asynq gave up on, so

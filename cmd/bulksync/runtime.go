@@ -151,7 +151,7 @@ func openUiPath(r *runtime, getenv env, f apiFlags) error {
 	}
 	c, err := uipath.New(cfg)
 	if err != nil {
-		return usagef("UIPATH_URL: %v", err)
+		return usagef("UiPath settings (UIPATH_*): %v", err)
 	}
 	r.uipath, r.uipathURL = c, cfg.BaseURL
 	return nil

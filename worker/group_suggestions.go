@@ -1,0 +1,242 @@
+package worker
+
+import (
+	"cmp"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/bulksync/bulksync/dmapi"
+	"github.com/bulksync/bulksync/jobs"
+)
+
+// Group suggestion actions (the action column).
+const (
+	actionCreate = "create"
+	actionDelete = "delete"
+)
+
+// groupSuggestionRow is a row of the group-suggestions kind.
+type groupSuggestionRow struct {
+	Action       string          `json:"action"`
+	PlatformKey  string          `json:"platform_key"`
+	ProgramKey   string          `json:"program_key"`
+	GroupID      int64           `json:"group_id"`
+	SuggestionID int64           `json:"suggestion_id"`
+	Accepted     *bool           `json:"accepted"`
+	Visible      *bool           `json:"visible"`
+	Metadata     json.RawMessage `json:"metadata"`
+}
+
+func (d *groupSuggestionRow) diff(cur *dmapi.GroupSuggestion) fieldDiff {
+	var f fieldDiff
+	f.boolean("accepted", d.Accepted, cur.Accepted)
+	f.boolean("visible", d.Visible, cur.Visible)
+	f.object("metadata", d.Metadata, cur.Metadata)
+	return f
+}
+
+func (d *groupSuggestionRow) body() map[string]any {
+	body := map[string]any{"platform_key": d.PlatformKey, "program_key": d.ProgramKey, "group_id": d.GroupID}
+	if d.Accepted != nil {
+		body["accepted"] = *d.Accepted
+	}
+	if d.Visible != nil {
+		body["visible"] = *d.Visible
+	}
+	if d.Metadata != nil {
+		body["metadata"] = d.Metadata
+	}
+	return body
+}
+
+// groupSuggestionKey is the upsert key of a group suggestion on a
+// platform.
+type groupSuggestionKey struct {
+	program string
+	group   int64
+}
+
+// groupSuggestionSnapshot is a platform's group suggestions, read whole
+// once per batch: the list has no filter, so a row's own look-up would
+// page through all of them.
+type groupSuggestionSnapshot struct {
+	byKey map[groupSuggestionKey]*dmapi.GroupSuggestion
+	byID  map[int64]*dmapi.GroupSuggestion
+}
+
+// groupSuggestionSnapshot returns the batch's snapshot of a platform's
+// group suggestions, or nil when the platform has more than maxSnapshot or
+// they could not be read (which is remembered for the batch, as for
+// licenses); rows then look themselves up.
+func (w *Worker) groupSuggestionSnapshot(ctx context.Context, batch, platform string) *groupSuggestionSnapshot {
+	// The only error is ctx's, which the row's own calls meet next.
+	snap, _ := w.caches.groupSuggestions.get(ctx, platformKey{batch, platform}, func() (*groupSuggestionSnapshot, error) {
+		s := &groupSuggestionSnapshot{byKey: map[groupSuggestionKey]*dmapi.GroupSuggestion{}, byID: map[int64]*dmapi.GroupSuggestion{}}
+		err := eachItem(ctx, maxSnapshot, retried(w, w.groupSuggestionPages(platform)), func(sg *dmapi.GroupSuggestion) bool {
+			s.byKey[groupSuggestionKey{sg.ProgramKey, sg.GroupID}] = sg
+			s.byID[sg.ID] = sg
+			return true
+		})
+		switch {
+		case errors.Is(err, errTooMany):
+			return nil, nil
+		case ctx.Err() != nil:
+			return nil, ctx.Err() // not remembered: the next chunk loads again
+		case err != nil:
+			w.log.Warn("group suggestion snapshot unavailable; looking rows up one by one", "batch", batch, "platform", platform, "err", err)
+			return nil, nil
+		}
+		return s, nil
+	})
+	return snap
+}
+
+func (w *Worker) groupSuggestionPages(platform string) func(ctx context.Context, page int) (dmapi.Page[dmapi.GroupSuggestion], error) {
+	return func(ctx context.Context, page int) (dmapi.Page[dmapi.GroupSuggestion], error) {
+		return w.api.ListGroupSuggestions(ctx, dmapi.GroupSuggestionQuery{PlatformKey: platform, Page: page, PageSize: listPageSize})
+	}
+}
+
+// groupSuggestions applies one group-suggestions row.
+type groupSuggestions struct {
+	w       *Worker
+	row     *groupSuggestionRow
+	snap    *groupSuggestionSnapshot // for the first attempt; nil: look up
+	attempt int
+}
+
+// find looks the row's suggestion up by (program_key, group_id): in the
+// snapshot on the first attempt, afresh on later ones, since an earlier
+// attempt's write (whose answer was lost) is newer than the snapshot.
+func (g *groupSuggestions) find(ctx context.Context) (*dmapi.GroupSuggestion, error) {
+	if g.attempt == 1 && g.snap != nil {
+		return g.snap.byKey[groupSuggestionKey{g.row.ProgramKey, g.row.GroupID}], nil
+	}
+	return g.w.api.FindGroupSuggestion(ctx, g.row.PlatformKey, g.row.ProgramKey, g.row.GroupID)
+}
+
+// findByID looks the row's suggestion_id up, for dry runs.
+func (g *groupSuggestions) findByID(ctx context.Context) (*dmapi.GroupSuggestion, error) {
+	if g.attempt == 1 && g.snap != nil {
+		return g.snap.byID[g.row.SuggestionID], nil
+	}
+	var found *dmapi.GroupSuggestion
+	err := eachItem(ctx, 0, g.w.groupSuggestionPages(g.row.PlatformKey), func(sg *dmapi.GroupSuggestion) bool {
+		if sg.ID == g.row.SuggestionID {
+			found = sg
+		}
+		return found == nil
+	})
+	return found, err
+}
+
+// applyGroupSuggestion applies a group-suggestions row. create: look the
+// suggestion up by (program_key, group_id); absent, create it; present
+// with other accepted, visible or metadata values, update it (the API's
+// create-or-update call); else unchanged. delete: delete the suggestion
+// named by suggestion_id, or the one the look-up finds; one already gone
+// is unchanged.
+func (w *Worker) applyGroupSuggestion(ctx context.Context, c *chunkInfo, row jobs.ChunkRow) (jobs.Outcome, bool) {
+	var d groupSuggestionRow
+	out, ok := decodeRow(row, &d)
+	if !ok {
+		return out, true
+	}
+	g := &groupSuggestions{w: w, row: &d, snap: w.groupSuggestionSnapshot(ctx, c.BatchID, d.PlatformKey)}
+	var op func() error
+	switch d.Action {
+	case actionCreate:
+		op = g.createOp(ctx, c.DryRun, &out)
+	case actionDelete:
+		op = g.deleteOp(ctx, c.DryRun, &out)
+	default:
+		return finish(ctx, out, 0, fmt.Errorf("unknown action %q (want %s or %s)", d.Action, actionCreate, actionDelete))
+	}
+	attempts, err := w.retry(ctx, op)
+	return finish(ctx, out, attempts, err)
+}
+
+func (g *groupSuggestions) createOp(ctx context.Context, dryRun bool, out *jobs.Outcome) func() error {
+	var lost string
+	return func() error {
+		g.attempt++
+		cur, err := g.find(ctx)
+		if err != nil {
+			return err
+		}
+		var changed fieldDiff
+		if cur != nil {
+			if changed = g.row.diff(cur); len(changed) == 0 {
+				out.Action = cmp.Or(lost, jobs.ActionUnchanged)
+				return nil
+			}
+		}
+		switch {
+		case dryRun && cur == nil:
+			out.Action = jobs.ActionCreate
+			return nil
+		case dryRun:
+			out.Action, out.Message = jobs.ActionUpdate, changed.wouldUpdate()
+			return nil
+		}
+		if _, err := g.w.api.UpsertGroupSuggestion(ctx, g.row.body()); err != nil {
+			if dmapi.ClassOf(err) == dmapi.Retryable && lost == "" {
+				lost = jobs.ActionUpdated
+				if cur == nil {
+					lost = jobs.ActionCreated
+				}
+			}
+			return err
+		}
+		if cur == nil {
+			out.Action = jobs.ActionCreated
+		} else {
+			out.Action, out.Message = jobs.ActionUpdated, changed.updated()
+		}
+		return nil
+	}
+}
+
+func (g *groupSuggestions) deleteOp(ctx context.Context, dryRun bool, out *jobs.Outcome) func() error {
+	var lost string
+	return func() error {
+		g.attempt++
+		id := g.row.SuggestionID
+		if id == 0 || dryRun {
+			var cur *dmapi.GroupSuggestion
+			var err error
+			if id != 0 {
+				cur, err = g.findByID(ctx)
+			} else {
+				cur, err = g.find(ctx)
+			}
+			if err != nil {
+				return err
+			}
+			if cur == nil {
+				out.Action, out.Message = cmp.Or(lost, jobs.ActionUnchanged), "no such suggestion"
+				return nil
+			}
+			id = cur.ID
+		}
+		if dryRun {
+			out.Action = jobs.ActionDelete
+			return nil
+		}
+		err := g.w.api.DeleteGroupSuggestion(ctx, id, g.row.PlatformKey)
+		switch {
+		case err == nil:
+			out.Action = jobs.ActionDeleted
+		case dmapi.StatusOf(err) == 404:
+			out.Action, out.Message = cmp.Or(lost, jobs.ActionUnchanged), "no such suggestion"
+		default:
+			if dmapi.ClassOf(err) == dmapi.Retryable {
+				lost = jobs.ActionDeleted
+			}
+			return err
+		}
+		return nil
+	}
+}

@@ -1,0 +1,70 @@
+package worker
+
+import (
+	"context"
+	"encoding/json"
+	"strings"
+
+	"github.com/bulksync/bulksync/jobs"
+)
+
+// newOutcome is a row's outcome before anything is known.
+func newOutcome(row jobs.ChunkRow) jobs.Outcome {
+	return jobs.Outcome{Row: row.Row, Line: row.Line, ExternalID: row.Key, TransactionID: row.TransactionID}
+}
+
+// decodeRow reads a row's data, a JSON object with the kind's column
+// names, into v. On failure it returns the row's failed outcome.
+func decodeRow(row jobs.ChunkRow, v any) (jobs.Outcome, bool) {
+	out := newOutcome(row)
+	if err := json.Unmarshal(row.Data, v); err != nil {
+		out.Status, out.Action, out.ErrorCode = jobs.StatusFailed, jobs.ActionSkipped, codeInvalidPayload
+		out.Message = "read row: " + err.Error()
+		return out, false
+	}
+	return out, true
+}
+
+// finish completes the outcome of a row whose operation took attempts and
+// ended with err. It returns ok false when ctx ended first: the outcome is
+// not known and must not be recorded.
+func finish(ctx context.Context, out jobs.Outcome, attempts int, err error) (jobs.Outcome, bool) {
+	out.Attempts = attempts
+	if err != nil {
+		if ctx.Err() != nil {
+			return out, false
+		}
+		return failure(out, err), true
+	}
+	out.Status = jobs.StatusOK
+	return out, true
+}
+
+// fieldDiff collects the names of the fields a row gives with a value
+// other than the record's. A field the row leaves out is not compared, nor
+// is one the API did not return.
+type fieldDiff []string
+
+func (d *fieldDiff) boolean(name string, want *bool, have bool) {
+	if want != nil && *want != have {
+		*d = append(*d, name)
+	}
+}
+
+func (d *fieldDiff) str(name string, want *string, have string) {
+	if want != nil && *want != have {
+		*d = append(*d, name)
+	}
+}
+
+func (d *fieldDiff) object(name string, want, have json.RawMessage) {
+	if want != nil && len(have) > 0 && !sameJSON(want, have) {
+		*d = append(*d, name)
+	}
+}
+
+func (d fieldDiff) String() string { return strings.Join(d, ", ") }
+
+// wouldUpdate and updated are the messages of an update.
+func (d fieldDiff) wouldUpdate() string { return "would update " + d.String() }
+func (d fieldDiff) updated() string     { return "updated " + d.String() }
