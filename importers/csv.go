@@ -46,7 +46,7 @@ func newCSVSource(br *bufio.Reader, m *meter, schema *Schema, opts Options) (*cs
 		}
 	}
 	if schema == nil {
-		if schema, err = Detect(header); err != nil {
+		if schema, err = detect(header, opts.NameHint); err != nil {
 			return nil, nil, kindErr(1, err)
 		}
 	}

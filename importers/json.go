@@ -82,7 +82,7 @@ func newJSONSource(br *bufio.Reader, m *meter, schema *Schema, opts Options) (*j
 			keys = append(keys, "platform_key") // the one envelope key rows take
 		}
 		slices.Sort(keys)
-		if schema, err = Detect(keys); err != nil {
+		if schema, err = detect(keys, opts.NameHint); err != nil {
 			return nil, nil, kindErr(line, err)
 		}
 		s.pending, s.pendAt = raw, line

@@ -1,6 +1,7 @@
 package importers_test
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/bulksync/bulksync/importers"
@@ -174,4 +175,25 @@ func TestBulkBodyErrors(t *testing.T) {
 			requireFileError(t, err, importers.ErrSyntax, tc.line)
 		})
 	}
+}
+
+func TestNameHintBreaksTies(t *testing.T) {
+	t.Parallel()
+	in := "platform_key,license_id,group_id\nacme,1,2\n"
+	_, err := readRows(t, in, importers.Options{})
+	requireFileError(t, err, importers.ErrUnknownKind, 1)
+	for name, want := range map[string]importers.Kind{
+		"/data/user-group-assignments.csv":         importers.UserGroupAssignments,
+		"Program-Group-Assignments-2024-bad.csv":   importers.ProgramGroupAssignments,
+		"exports/user-group-assignments-march.csv": importers.UserGroupAssignments,
+	} {
+		r, err := importers.NewReader(strings.NewReader(in), importers.Options{NameHint: name})
+		require.NoError(t, err, name)
+		require.Equal(t, want, r.Schema().Kind, name)
+	}
+	_, err = importers.NewReader(strings.NewReader(in), importers.Options{NameHint: "groups.csv"})
+	require.ErrorIs(t, err, importers.ErrUnknownKind, "a name that names no kind does not help")
+	r, err := importers.NewReader(strings.NewReader("platform_key,external_id\nacme,a\n"), importers.Options{NameHint: "program-licenses.csv"})
+	require.NoError(t, err)
+	require.Equal(t, importers.UserLicenses, r.Schema().Kind, "the name only breaks ties; it never overrides the columns")
 }

@@ -56,6 +56,9 @@ type Options struct {
 	Format        Format // FormatAuto = tell from the content
 	IgnoreUnknown bool   // skip unknown columns and keys instead of rejecting them
 	Limits        Limits
+	// NameHint is the file's name. When the columns fit several kinds, the
+	// kind whose name starts the file's name is taken.
+	NameHint string
 	// Defaults are values, as CSV text, for fields a row leaves empty
 	// (platform_key for every row, say). Fields the kind lacks are ignored.
 	Defaults map[string]string

@@ -2,6 +2,7 @@ package importers
 
 import (
 	"fmt"
+	"path/filepath"
 	"slices"
 	"strings"
 )
@@ -109,12 +110,26 @@ func (s *Schema) canonical(name string) string {
 // Detect picks the kind whose schema fits a set of column names: every name
 // must be known to it and every required field present. It fails unless
 // exactly one kind fits.
-func Detect(columns []string) (*Schema, error) {
-	var fits []*Schema
+func Detect(columns []string) (*Schema, error) { return detect(columns, "") }
+
+// detect is Detect, with a tie broken by the file's name: when several
+// kinds fit and the name (without its directory) starts with exactly one
+// of their names, that kind is taken ("user-group-assignments-2024.csv").
+func detect(columns []string, name string) (*Schema, error) {
+	var fits, named []*Schema
+	name = strings.ToLower(filepath.Base(name))
 	for _, s := range Schemas() {
 		if s.fits(columns) {
 			fits = append(fits, s)
+			if name != "" && strings.HasPrefix(name, string(s.Kind)) {
+				named = append(named, s)
+			}
 		}
+	}
+	if len(fits) > 1 && len(named) > 0 {
+		// The longest kind name that starts the file name wins.
+		slices.SortFunc(named, func(a, b *Schema) int { return len(b.Kind) - len(a.Kind) })
+		fits = named[:1]
 	}
 	switch len(fits) {
 	case 1:

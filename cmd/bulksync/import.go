@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -73,44 +74,47 @@ type outputFlags struct {
 
 func runImport(ctx context.Context, args []string, stdout, stderr io.Writer, getenv env, log *slog.Logger) error {
 	fs := flag.NewFlagSet("import", flag.ContinueOnError)
-	flagUsage(fs, "bulksync import [flags] FILE")
+	flagUsage(fs, "bulksync import [flags] FILE [FILE...]")
 	var (
-		rf       readerFlags
-		out      outputFlags
-		af       apiFlags
-		wcfg     worker.Config
-		chunk    = fs.Int("chunk-size", ingest.DefaultChunkSize, "rows per job")
-		newBatch = fs.Bool("new-batch", false, "start a fresh batch even if this file was imported before")
-		detach   = fs.Bool("detach", false, "print the batch id and return once enqueued (needs REDIS_URL)")
-		dryRun   = fs.Bool("dry-run", false, "validate and look each row up, write nothing, report what would be done")
+		rf   readerFlags
+		af   apiFlags
+		wcfg worker.Config
+		run  = importRun{stdout: stdout, stderr: stderr}
 	)
 	rf.register(fs)
-	fs.StringVar(&out.summary, "summary", "", "write the summary JSON to `FILE`")
-	fs.StringVar(&out.results, "results", "", "write one result per row to `FILE` (CSV, or JSON lines when it ends in .jsonl)")
-	fs.StringVar(&out.failed, "failed", "", "write the failed rows to `FILE` in the input's format, with error_line and error_code")
+	fs.IntVar(&run.opts.ChunkSize, "chunk-size", ingest.DefaultChunkSize, "rows per job")
+	fs.BoolVar(&run.opts.NewBatch, "new-batch", false, "start a fresh batch even if this file was imported before")
+	fs.BoolVar(&run.detach, "detach", false, "print the batch id and return once enqueued (needs REDIS_URL)")
+	fs.BoolVar(&run.opts.DryRun, "dry-run", false, "validate and look each row up, write nothing, report what would be done")
+	fs.StringVar(&run.out.summary, "summary", "", "write the summary JSON to `FILE` (with several input files: an array of summaries)")
+	fs.StringVar(&run.out.results, "results", "", "write one result per row to `FILE` (CSV, or JSON lines when it ends in .jsonl; one input file only)")
+	fs.StringVar(&run.out.failed, "failed", "", "write the failed rows to `FILE` in the input's format, with error_line and error_code (one input file only)")
 	fs.IntVar(&wcfg.Concurrency, "concurrency", 10, "chunks worked at once by the in-process workers (no REDIS_URL)")
 	fs.DurationVar(&af.timeout, "request-timeout", 30*time.Second, "timeout of one API request (in-process workers)")
 	fs.Float64Var(&af.rateLimit, "rate-limit", 0, "most API requests per second, 0 for no limit (in-process workers)")
-	pos, err := parseFlags(fs, args)
+	paths, err := parseFlags(fs, args)
 	if err != nil {
 		return err
 	}
-	if len(pos) != 1 {
-		return usagef("want exactly one FILE, got %d arguments", len(pos))
+	if len(paths) == 0 {
+		return usagef("want at least one FILE")
 	}
-	path := pos[0]
-	ropts, err := rf.options()
-	if err != nil {
+	if len(paths) > 1 && (run.out.results != "" || run.out.failed != "") {
+		return usagef("--results and --failed take one input FILE; got %d (bulksync report BATCH_ID gives each batch's results)", len(paths))
+	}
+	if run.opts.Reader, err = rf.options(); err != nil {
 		return err
 	}
-	if *chunk < 1 || *chunk > ingest.MaxChunkSize {
+	if run.opts.ChunkSize < 1 || run.opts.ChunkSize > ingest.MaxChunkSize {
 		return usagef("--chunk-size must be between 1 and %d", ingest.MaxChunkSize)
 	}
-	if *detach && getenv("REDIS_URL") == "" {
+	if run.detach && getenv("REDIS_URL") == "" {
 		return usagef("--detach needs REDIS_URL: the in-process Redis ends with the command")
 	}
-	if _, err := os.Stat(path); err != nil {
-		return usageError{err}
+	for _, p := range paths {
+		if _, err := os.Stat(p); err != nil {
+			return usageError{err}
+		}
 	}
 
 	rt := &runtime{}
@@ -118,7 +122,7 @@ func runImport(ctx context.Context, args []string, stdout, stderr io.Writer, get
 	if err := openRedis(ctx, rt, getenv, true); err != nil {
 		return err
 	}
-	var w *worker.Worker
+	run.rt = rt
 	if rt.embedRedis {
 		if err := openAPI(rt, getenv, true, af, log); err != nil {
 			return err
@@ -127,87 +131,138 @@ func runImport(ctx context.Context, args []string, stdout, stderr io.Writer, get
 			return err
 		}
 		wcfg.Logger, wcfg.UiPath = log, rt.uipath
-		if w, err = worker.New(rt.redisOpt, rt.store, rt.api, wcfg); err != nil {
+		if run.w, err = worker.New(rt.redisOpt, rt.store, rt.api, wcfg); err != nil {
 			return usageError{err}
 		}
-		if err := w.Start(); err != nil {
+		if err := run.w.Start(); err != nil {
 			return err
 		}
-		defer w.Shutdown()
+		defer run.w.Shutdown()
 	}
-	q := asynq.NewClient(rt.redisOpt)
-	defer q.Close()
+	run.q = asynq.NewClient(rt.redisOpt)
+	defer run.q.Close()
 
+	// Files are imported one after the other, each waited for before the
+	// next: assignments can follow the licenses they name.
+	code := exitOK
+	var sums []report.Summary
+	for _, path := range paths {
+		sum, err := run.file(ctx, path)
+		if err != nil {
+			return err
+		}
+		if sum != nil {
+			sums = append(sums, *sum)
+			code = max(code, sum.ExitCode())
+		}
+		if ctx.Err() != nil {
+			break
+		}
+	}
+	if run.out.summary != "" {
+		var v any = sums
+		if len(paths) == 1 && len(sums) == 1 {
+			v = sums[0]
+		}
+		if err := writeJSONFile(run.out.summary, v); err != nil {
+			return err
+		}
+	}
+	if code != exitOK {
+		return exitError(code)
+	}
+	return nil
+}
+
+// importRun is one import command's set-up, shared by its files.
+type importRun struct {
+	rt             *runtime
+	q              *asynq.Client
+	w              *worker.Worker // in-process workers, when embedded
+	opts           ingest.Options
+	out            outputFlags
+	detach         bool
+	stdout, stderr io.Writer
+}
+
+// file imports one file and, unless detached, waits for it and reports.
+// It returns nil for a detached batch.
+func (r *importRun) file(ctx context.Context, path string) (*report.Summary, error) {
+	opts := r.opts
+	opts.Source = filepath.Base(path)
+	opts.Reader.NameHint = path
 	open := func() (io.ReadCloser, error) { return os.Open(path) }
-	res, err := ingest.Import(ctx, open, rt.store, q, ingest.Options{
-		Reader: ropts, ChunkSize: *chunk, NewBatch: *newBatch, DryRun: *dryRun, Source: filepath.Base(path),
-	})
+	res, err := ingest.Import(ctx, open, r.rt.store, r.q, opts)
 	var fe *importers.FileError
 	switch {
 	case errors.As(err, &fe):
-		return usagef("%s: %v", path, fe)
+		return nil, usagef("%s: %v", path, fe)
 	case errors.Is(err, ingest.ErrFileChanged):
-		return usagef("%s: %v", path, err)
+		return nil, usagef("%s: %v", path, err)
 	case err != nil:
-		return err
+		return nil, err
 	}
 	meta := res.Meta
 	where := "in-process Redis"
-	if !rt.embedRedis {
+	if !r.rt.embedRedis {
 		where = "Redis"
 	}
-	if rt.embedAPI {
+	if r.rt.embedAPI {
 		where += " and the in-process sandbox API"
 	}
 	if res.Existing {
-		fmt.Fprintf(stderr, "batch %s: this file was imported before (state %s); nothing new enqueued (--new-batch to run it again)\n", meta.ID, meta.State)
+		fmt.Fprintf(r.stderr, "batch %s: %s was imported before (state %s); nothing new enqueued (--new-batch to run it again)\n", meta.ID, path, meta.State)
 	} else {
-		fmt.Fprintf(stderr, "batch %s: %d rows of %s (%d invalid), %d chunks enqueued on %s\n", meta.ID, meta.Total, meta.Kind, meta.Failed, meta.Chunks, where)
+		fmt.Fprintf(r.stderr, "batch %s: %s: %d rows of %s (%d invalid), %d chunks enqueued on %s\n", meta.ID, path, meta.Total, meta.Kind, meta.Failed, meta.Chunks, where)
 	}
-	if *detach {
-		fmt.Fprintln(stdout, meta.ID)
-		return nil
+	if r.detach {
+		fmt.Fprintln(r.stdout, meta.ID)
+		return nil, nil
 	}
-	start := time.Now()
-	meta, err = ingest.Wait(ctx, rt.store, meta.ID, 200*time.Millisecond, func(m jobs.Meta) {
-		fmt.Fprintf(stderr, "batch %s: %d/%d rows done (%d ok, %d failed) %s\n", m.ID, m.Done, m.Total, m.Successes, m.Failed, time.Since(start).Round(time.Millisecond))
+	start, last := time.Now(), time.Time{}
+	meta, err = ingest.Wait(ctx, r.rt.store, meta.ID, 200*time.Millisecond, func(m jobs.Meta) {
+		if time.Since(last) < time.Second && !m.Finished() {
+			return
+		}
+		last = time.Now()
+		fmt.Fprintf(r.stderr, "batch %s: %d/%d rows done (%d ok, %d failed) %s\n", m.ID, m.Done, m.Total, m.Successes, m.Failed, time.Since(start).Round(time.Millisecond))
 	})
 	if err != nil && ctx.Err() == nil {
-		return err
+		return nil, err
 	}
 	if ctx.Err() != nil {
-		if rt.embedRedis {
-			fmt.Fprintf(stderr, "batch %s: interrupted; rows not yet done are reported as unprocessed\n", meta.ID)
-			w.Shutdown()
+		if r.w != nil {
+			fmt.Fprintf(r.stderr, "batch %s: interrupted; rows not yet done are reported as unprocessed\n", meta.ID)
+			r.w.Shutdown()
 		} else {
-			fmt.Fprintf(stderr, "batch %s: no longer waiting; the workers go on (bulksync report %s)\n", meta.ID, meta.ID)
+			fmt.Fprintf(r.stderr, "batch %s: no longer waiting; the workers go on (bulksync report %s)\n", meta.ID, meta.ID)
 		}
 	}
 	if meta.State == jobs.StateHalted {
-		fmt.Fprintf(stderr, "batch %s halted: %s\n", meta.ID, meta.HaltReason)
+		fmt.Fprintf(r.stderr, "batch %s halted: %s\n", meta.ID, meta.HaltReason)
 	}
 	// The reports are read from Redis even after an interrupt.
 	rctx := context.WithoutCancel(ctx)
 	var extra []report.Sink
 	if meta.DryRun {
-		extra = append(extra, newPlanSink(stderr))
+		extra = append(extra, newPlanSink(r.stderr))
 	}
-	sum, err := writeReports(rctx, rt.store, meta.ID, out, stdout, stderr, extra, func(failed report.FailedRows, w io.Writer) error {
+	out := r.out
+	out.summary = "" // written by runImport, for every file
+	sum, err := writeReports(rctx, r.rt.store, meta.ID, out, r.stdout, r.stderr, extra, func(failed report.FailedRows, w io.Writer) error {
 		f, err := os.Open(path)
 		if err != nil {
 			return err
 		}
 		defer f.Close()
+		ropts := opts.Reader
 		ropts.Kind = importers.Kind(meta.Kind)
 		return report.WriteFailed(f, ropts, failed, w)
 	})
 	if err != nil {
-		return err
+		return nil, err
 	}
-	if code := sum.ExitCode(); code != exitOK {
-		return exitError(code)
-	}
-	return nil
+	return &sum, nil
 }
 
 // failedWriter writes the failed rows file.
@@ -271,4 +326,16 @@ func writeReports(ctx context.Context, store *jobs.Store, id string, out outputF
 	}
 	fmt.Fprintf(stderr, "batch %s: %d rows, %d succeeded, %d failed, %d unprocessed\n", sum.BatchID, sum.Total, sum.Successes, sum.Failed, sum.Unprocessed)
 	return sum, report.WriteSummary(stdout, sum)
+}
+
+// writeJSONFile writes v as indented JSON to the file name.
+func writeJSONFile(name string, v any) error {
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(name, append(b, '\n'), 0o644); err != nil {
+		return usageError{err}
+	}
+	return nil
 }

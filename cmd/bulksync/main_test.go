@@ -117,7 +117,8 @@ func TestUsageErrors(t *testing.T) {
 	}{
 		{"NoCommand", nil, "Usage"},
 		{"UnknownCommand", []string{"frobnicate"}, "unknown command"},
-		{"NoFile", []string{"import"}, "exactly one FILE"},
+		{"NoFile", []string{"import"}, "at least one FILE"},
+		{"ResultsWithSeveralFiles", []string{"import", empty, empty, "--results", "r.csv"}, "one input FILE"},
 		{"MissingFile", []string{"import", filepath.Join(dir, "nope.csv")}, "no such file"},
 		{"EmptyFile", []string{"import", empty}, "empty"},
 		{"UnknownColumn", []string{"import", unknown, "--kind", "user-licenses"}, "shoe_size"},
@@ -209,4 +210,31 @@ func TestMinifiedJSONRowsShareALine(t *testing.T) {
 	b, err := os.ReadFile(res)
 	require.NoError(t, err)
 	require.Equal(t, 4, strings.Count(string(b), "\n"))
+}
+
+// TestSeveralFilesInOrder imports licenses, then the assignments that
+// name them, then the assignments again as a fresh batch: on the
+// embedded defaults, in one command.
+func TestSeveralFilesInOrder(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	c := &cli{}
+	sum := filepath.Join(dir, "s.json")
+	code := c.run(t, "import", "--summary", sum,
+		"../../testdata/user-licenses.csv", "../../testdata/user-group-assignments.csv")
+	require.Equal(t, exitOK, code, c.stderr.String())
+	b, err := os.ReadFile(sum)
+	require.NoError(t, err)
+	var sums []report.Summary
+	require.NoError(t, json.Unmarshal(b, &sums))
+	require.Len(t, sums, 2)
+	require.Equal(t, "user-licenses", sums[0].Kind)
+	require.Equal(t, "user-group-assignments", sums[1].Kind, "told from the file name: its columns fit two kinds")
+	require.Equal(t, sums[1].Total, sums[1].Successes)
+
+	dec := json.NewDecoder(&c.stdout)
+	for range 2 {
+		var s report.Summary
+		require.NoError(t, dec.Decode(&s), "stdout holds one summary per file")
+	}
 }
