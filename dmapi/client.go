@@ -129,7 +129,7 @@ func (c *Client) doStatus(ctx context.Context, op, method, path string, query ur
 		return 0, &Error{Op: op, Err: fmt.Errorf("read answer: %w", err)}
 	}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		return 0, &Error{Op: op, Status: resp.StatusCode, Message: message(data), RetryAfter: retryAfter(resp.Header, time.Now())}
+		return 0, &Error{Op: op, Status: resp.StatusCode, Message: message(data), RetryAfter: RetryAfter(resp.Header, time.Now())}
 	}
 	if out == nil || len(bytes.TrimSpace(data)) == 0 {
 		return resp.StatusCode, nil

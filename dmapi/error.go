@@ -138,8 +138,9 @@ func truncate(s string) string {
 	return s
 }
 
-// retryAfter reads a Retry-After header (seconds or an HTTP date).
-func retryAfter(h http.Header, now time.Time) time.Duration {
+// RetryAfter reads a Retry-After header (seconds or an HTTP date) as a
+// delay from now; 0 when there is none.
+func RetryAfter(h http.Header, now time.Time) time.Duration {
 	v := h.Get("Retry-After")
 	if v == "" {
 		return 0

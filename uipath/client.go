@@ -351,7 +351,7 @@ func (c *Client) roundTrip(ctx context.Context, op, method, target, contentType,
 
 // failure is the *dmapi.Error of an unsuccessful answer.
 func (c *Client) failure(op string, a answer) *dmapi.Error {
-	return &dmapi.Error{Op: op, Status: a.status, Message: message(a.body), RetryAfter: retryAfter(a.header, c.now())}
+	return &dmapi.Error{Op: op, Status: a.status, Message: message(a.body), RetryAfter: dmapi.RetryAfter(a.header, c.now())}
 }
 
 // tokenFailure is the *dmapi.Error of a token endpoint's unsuccessful

@@ -2,10 +2,7 @@ package uipath
 
 import (
 	"encoding/json"
-	"net/http"
-	"strconv"
 	"strings"
-	"time"
 )
 
 // message flattens an error body: the lease API's {"message": "..."}, an
@@ -45,19 +42,4 @@ func truncate(s string) string {
 		return s[:maxMessage] + "…"
 	}
 	return s
-}
-
-// retryAfter reads a Retry-After header (seconds or an HTTP date).
-func retryAfter(h http.Header, now time.Time) time.Duration {
-	v := h.Get("Retry-After")
-	if v == "" {
-		return 0
-	}
-	if s, err := strconv.Atoi(v); err == nil && s >= 0 {
-		return time.Duration(s) * time.Second
-	}
-	if t, err := http.ParseTime(v); err == nil && t.After(now) {
-		return t.Sub(now)
-	}
-	return 0
 }
