@@ -66,6 +66,9 @@ type Worker struct {
 	caches  *caches
 	redis   asynq.RedisConnOpt
 	srv     *asynq.Server
+	ins     *asynq.Inspector
+	stop    context.CancelFunc // ends the sweeper
+	swept   chan struct{}      // closed when the sweeper has ended
 	started bool
 }
 
@@ -117,6 +120,13 @@ func (w *Worker) Start() error {
 	if err := w.srv.Start(mux); err != nil {
 		return fmt.Errorf("start worker: %w", err)
 	}
+	w.ins = asynq.NewInspector(w.redis)
+	ctx, stop := context.WithCancel(context.Background())
+	w.stop, w.swept = stop, make(chan struct{})
+	go func() {
+		defer close(w.swept)
+		w.sweep(ctx, w.ins)
+	}()
 	w.started = true
 	return nil
 }
@@ -125,6 +135,9 @@ func (w *Worker) Start() error {
 // chunks in progress and hands back the rest to the queue.
 func (w *Worker) Shutdown() {
 	if w.started {
+		w.stop()
+		<-w.swept
+		_ = w.ins.Close()
 		w.srv.Shutdown()
 		w.started = false
 	}
@@ -245,19 +258,26 @@ func (w *Worker) handleTaskError(ctx context.Context, t *asynq.Task, err error) 
 		w.log.Error("dropping unreadable task", "type", t.Type(), "err", derr)
 		return
 	}
+	msg := "the chunk failed " + strconv.Itoa(retried+1) + " times: " + err.Error()
+	if rerr := w.recordChunkFailed(ctx, p, msg); rerr != nil {
+		w.log.Error("cannot record failed chunk", "batch", p.BatchID, "chunk", p.Chunk, "err", rerr)
+	}
+}
+
+// recordChunkFailed gives the rows of a chunk that asynq gave up on, and
+// that have no outcome yet, the outcome task_failed.
+func (w *Worker) recordChunkFailed(ctx context.Context, p jobs.ChunkPayload, msg string) error {
 	outs := make([]jobs.Outcome, len(p.Rows))
 	for i, r := range p.Rows {
 		outs[i] = jobs.Outcome{
 			Row: r.Row, Line: r.Line, ExternalID: r.Key, TransactionID: r.TransactionID,
-			Action: jobs.ActionSkipped, Status: jobs.StatusFailed, ErrorCode: codeTaskFailed,
-			Message: "the chunk failed " + strconv.Itoa(retried+1) + " times: " + err.Error(),
+			Action: jobs.ActionSkipped, Status: jobs.StatusFailed, ErrorCode: codeTaskFailed, Message: msg,
 		}
 	}
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
-	if _, rerr := w.store.Record(rctx, p.BatchID, outs...); rerr != nil {
-		w.log.Error("cannot record failed chunk", "batch", p.BatchID, "chunk", p.Chunk, "err", rerr)
-	}
+	_, err := w.store.Record(rctx, p.BatchID, outs...)
+	return err
 }
 
 // asynqLogger sends asynq's logs to slog.

@@ -385,3 +385,27 @@ func TestLookupsArePaged(t *testing.T) {
 	require.EqualValues(t, 3, st2.Requests-st.Requests)
 	require.Zero(t, st2.Updates)
 }
+
+// TestArchivedChunkIsSwept: asynq archives a chunk without calling the
+// error handler when a worker dies on its last delivery; the sweeper
+// still gives its rows an outcome, so the batch ends.
+func TestArchivedChunkIsSwept(t *testing.T) {
+	t.Parallel()
+	b := setup(t, sandbox.Config{})
+	file, _ := licenseFile(30, 0, "swept")
+	meta := b.importFile(t, file, ingest.Options{ChunkSize: 10})
+	ins := asynq.NewInspector(b.env.RedisOpt)
+	t.Cleanup(func() { _ = ins.Close() })
+	require.NoError(t, ins.ArchiveTask(b.env.Queue, jobs.TaskID(meta.ID, 1)))
+
+	b.startWorker(t, b.env.API, worker.Config{})
+	meta = b.wait(t, meta.ID)
+	require.Equal(t, jobs.StateDone, meta.State)
+	sum, rows := b.ledger(t, meta.ID)
+	require.Equal(t, 20, sum.Successes)
+	require.Equal(t, 10, sum.Failed)
+	require.Equal(t, "task_failed", rows[12].ErrorCode)
+	archived, err := ins.ListArchivedTasks(b.env.Queue)
+	require.NoError(t, err)
+	require.Empty(t, archived, "the swept chunk is deleted")
+}
