@@ -13,8 +13,10 @@ const (
 	// maxSnapshot is the most licenses a snapshot holds; a platform with
 	// more is looked up row by row.
 	maxSnapshot = 200_000
-	// maxSnapshots is how many snapshots a worker keeps at once.
-	maxSnapshots = 4
+	// maxSnapshots is how many snapshots a worker keeps at once (a file
+	// may name many platforms); together they hold at most maxSnapshot
+	// licenses, the oldest going first.
+	maxSnapshots = 64
 )
 
 // licenseIndex holds, per batch, license family and platform, a snapshot
@@ -59,15 +61,12 @@ func (x *licenseIndex) get(ctx context.Context, w *Worker, key snapshotKey, rows
 		s = &snapshot{ready: make(chan struct{})}
 		x.snaps[key] = s
 		x.order = append(x.order, key)
-		if len(x.order) > maxSnapshots {
-			delete(x.snaps, x.order[0])
-			x.order = x.order[1:]
-		}
 	}
 	x.mu.Unlock()
 	if !ok {
 		s.load(ctx, w, key, rows)
 		close(s.ready)
+		x.trim(key)
 	}
 	select {
 	case <-s.ready:
@@ -78,6 +77,35 @@ func (x *licenseIndex) get(ctx context.Context, w *Worker, key snapshotKey, rows
 		return nil
 	}
 	return s
+}
+
+// trim drops the oldest snapshots, other than keep, while there are more
+// than maxSnapshots or they hold more than maxSnapshot licenses.
+func (x *licenseIndex) trim(keep snapshotKey) {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	held := 0
+	for _, s := range x.snaps {
+		select {
+		case <-s.ready:
+			held += len(s.byID)
+		default: // still loading
+		}
+	}
+	for i := 0; i < len(x.order) && (len(x.order) > maxSnapshots || held > maxSnapshot); {
+		k := x.order[i]
+		if k == keep {
+			i++
+			continue
+		}
+		select {
+		case <-x.snaps[k].ready:
+			held -= len(x.snaps[k].byID)
+		default:
+		}
+		delete(x.snaps, k)
+		x.order = append(x.order[:i], x.order[i+1:]...)
+	}
 }
 
 func (s *snapshot) load(ctx context.Context, w *Worker, key snapshotKey, rows int) {
