@@ -51,6 +51,7 @@ func newCSVSource(br *bufio.Reader, m *meter, schema *Schema, opts Options) (*cs
 		}
 	}
 	s := &csvSource{r: r, m: m, lim: opts.Limits, header: header, cols: make([]int, len(header))}
+	s.last, _ = r.FieldPos(len(header) - 1) // the header's last line: rows start after it
 	seen := make(map[string]bool, len(header))
 	var unknown []string
 	for i, h := range header {

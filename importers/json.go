@@ -71,8 +71,8 @@ func newJSONSource(br *bufio.Reader, m *meter, schema *Schema, opts Options) (*j
 			return nil, nil, err
 		}
 		var obj map[string]json.RawMessage
-		if json.Unmarshal(raw, &obj) != nil {
-			return nil, nil, fileErr(line, ErrUnknownKind, "the first row is not a JSON object, so the kind cannot be told from it; pass --kind")
+		if err := json.Unmarshal(raw, &obj); err != nil {
+			return nil, nil, fileErr(line, ErrUnknownKind, "the kind cannot be told from the first row, which cannot be read as a JSON object (%v); pass --kind", err)
 		}
 		keys := make([]string, 0, len(obj))
 		for k := range obj {
