@@ -126,11 +126,11 @@ func Import(ctx context.Context, open Opener, store *jobs.Store, q *asynq.Client
 
 // scan is what the first pass learns.
 type scan struct {
-	kind    importers.Kind
-	format  importers.Format
-	sum     []byte
-	rows    int
-	valid   int
+	kind   importers.Kind
+	format importers.Format
+	sum    []byte
+	rows   int
+	valid  int
 }
 
 // check reads the whole file once: it settles kind and format, counts the
