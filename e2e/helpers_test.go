@@ -466,14 +466,22 @@ func (c *cluster) queueState() string {
 		n, err := c.rdb.ZCard(ctx, q+k).Result()
 		fmt.Fprintf(&b, "%s=%d(%v) ", k, n, err)
 	}
-	if ids, err := c.rdb.ZRange(ctx, q+"archived", 0, 20).Result(); err == nil && len(ids) > 0 {
+	if archived, err := c.inspect().ListArchivedTasks("bulksync", asynq.PageSize(20)); err == nil && len(archived) > 0 {
 		fmt.Fprintf(&b, "\narchived tasks:")
-		for _, id := range ids {
-			h, _ := c.rdb.HMGet(ctx, q+"t:"+id, "state", "error_msg").Result()
-			fmt.Fprintf(&b, "\n  %s %v", id, h)
+		for _, ti := range archived {
+			fmt.Fprintf(&b, "\n  %s retried %d/%d, last error %q", ti.ID, ti.Retried, ti.MaxRetry, ti.LastErr)
 		}
 	}
 	return b.String()
+}
+
+// inspect returns an asynq inspector on the cluster's Redis.
+func (c *cluster) inspect() *asynq.Inspector {
+	if c.inspector == nil {
+		c.inspector = asynq.NewInspector(asynq.RedisClientOpt{Addr: c.redisAddr()})
+		c.t.Cleanup(func() { _ = c.inspector.Close() })
+	}
+	return c.inspector
 }
 
 // maxChunkRetries returns the highest retry count among the active and
@@ -483,14 +491,11 @@ func (c *cluster) queueState() string {
 // an outcome, so the batch would never end.
 func (c *cluster) maxChunkRetries(t *testing.T) int {
 	t.Helper()
-	if c.inspector == nil {
-		c.inspector = asynq.NewInspector(asynq.RedisClientOpt{Addr: c.redisAddr()})
-		t.Cleanup(func() { _ = c.inspector.Close() })
-	}
+	in := c.inspect()
 	const queue = "bulksync"
 	n := 0
 	for _, list := range []func(string, ...asynq.ListOption) ([]*asynq.TaskInfo, error){
-		c.inspector.ListActiveTasks, c.inspector.ListRetryTasks,
+		in.ListActiveTasks, in.ListRetryTasks,
 	} {
 		tasks, err := list(queue, asynq.PageSize(1000))
 		if err != nil {
@@ -500,7 +505,7 @@ func (c *cluster) maxChunkRetries(t *testing.T) int {
 			n = max(n, ti.Retried)
 		}
 	}
-	archived, err := c.inspector.ListArchivedTasks(queue, asynq.PageSize(100))
+	archived, err := in.ListArchivedTasks(queue, asynq.PageSize(100))
 	if err == nil && len(archived) > 0 {
 		var b strings.Builder
 		for _, ti := range archived {

@@ -150,10 +150,12 @@ func (s *Store) AddRows(ctx context.Context, id string, rows []Outcome) error {
 }
 
 // recordScript stores outcomes that have none yet and counts them; when
-// every row has one, the batch is done. KEYS: meta, outcomes. ARGV:
+// every row has one, the batch is done. Outcomes of an unknown (expired)
+// batch are dropped. KEYS: meta, outcomes. ARGV:
 // retention seconds, then line, status, outcome JSON triples. It returns
 // how many outcomes were new.
 var recordScript = redis.NewScript(`
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
 local added, ok, failed = 0, 0, 0
 for i = 2, #ARGV, 3 do
   if redis.call('HSETNX', KEYS[2], ARGV[i], ARGV[i+2]) == 1 then

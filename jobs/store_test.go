@@ -153,3 +153,13 @@ func TestChunkTaskRoundTrip(t *testing.T) {
 	_, err = jobs.DecodeChunk(asynq.NewTask("chunk:x", []byte("{")))
 	require.Error(t, err)
 }
+
+func TestRecordForUnknownBatchIsDropped(t *testing.T) {
+	t.Parallel()
+	s, ctx := setup(t)
+	n, err := s.Record(ctx, "gone", jobs.Outcome{Row: 1, Line: 2, Status: jobs.StatusFailed})
+	require.NoError(t, err)
+	require.Zero(t, n)
+	_, err = s.Get(ctx, "gone")
+	require.ErrorIs(t, err, jobs.ErrBatchNotFound, "recording does not make up a batch")
+}
