@@ -268,19 +268,7 @@ func (a *assignments) removeOp(ctx context.Context, dryRun bool, out *jobs.Outco
 			out.Action = jobs.ActionDelete
 			return nil
 		}
-		err := a.remove(ctx, id)
-		switch {
-		case err == nil:
-			out.Action = jobs.ActionDeleted
-		case dmapi.StatusOf(err) == 404:
-			out.Action, out.Message = cmp.Or(lost, jobs.ActionUnchanged), "no such assignment"
-		default:
-			if dmapi.ClassOf(err) == dmapi.Retryable {
-				lost = jobs.ActionDeleted
-			}
-			return err
-		}
-		return nil
+		return deleteOutcome(out, &lost, a.remove(ctx, id), "assignment")
 	}
 }
 

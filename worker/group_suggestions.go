@@ -225,18 +225,6 @@ func (g *groupSuggestions) deleteOp(ctx context.Context, dryRun bool, out *jobs.
 			out.Action = jobs.ActionDelete
 			return nil
 		}
-		err := g.w.api.DeleteGroupSuggestion(ctx, id, g.row.PlatformKey)
-		switch {
-		case err == nil:
-			out.Action = jobs.ActionDeleted
-		case dmapi.StatusOf(err) == 404:
-			out.Action, out.Message = cmp.Or(lost, jobs.ActionUnchanged), "no such suggestion"
-		default:
-			if dmapi.ClassOf(err) == dmapi.Retryable {
-				lost = jobs.ActionDeleted
-			}
-			return err
-		}
-		return nil
+		return deleteOutcome(out, &lost, g.w.api.DeleteGroupSuggestion(ctx, id, g.row.PlatformKey), "suggestion")
 	}
 }

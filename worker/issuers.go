@@ -221,18 +221,6 @@ func (is *issuers) deleteOp(ctx context.Context, dryRun bool, out *jobs.Outcome)
 			}
 			return nil
 		}
-		err := is.w.api.DeleteIssuer(ctx, d.Org, d.UserID, d.EntityID)
-		switch {
-		case err == nil:
-			out.Action = jobs.ActionDeleted
-		case dmapi.StatusOf(err) == 404:
-			out.Action, out.Message = cmp.Or(lost, jobs.ActionUnchanged), "no such issuer"
-		default:
-			if dmapi.ClassOf(err) == dmapi.Retryable {
-				lost = jobs.ActionDeleted
-			}
-			return err
-		}
-		return nil
+		return deleteOutcome(out, &lost, is.w.api.DeleteIssuer(ctx, d.Org, d.UserID, d.EntityID), "issuer")
 	}
 }

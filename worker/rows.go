@@ -1,10 +1,12 @@
 package worker
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"strings"
 
+	"github.com/bulksync/bulksync/dmapi"
 	"github.com/bulksync/bulksync/jobs"
 )
 
@@ -68,3 +70,22 @@ func (d fieldDiff) String() string { return strings.Join(d, ", ") }
 // wouldUpdate and updated are the messages of an update.
 func (d fieldDiff) wouldUpdate() string { return "would update " + d.String() }
 func (d fieldDiff) updated() string     { return "updated " + d.String() }
+
+// deleteOutcome completes a DELETE's outcome: deleted, or, when the record
+// is already gone (a 404), unchanged, or deleted if an earlier attempt's
+// DELETE may have taken effect (its answer was lost). A transient failure
+// is returned for a retry and remembered in lost.
+func deleteOutcome(out *jobs.Outcome, lost *string, err error, what string) error {
+	switch {
+	case err == nil:
+		out.Action = jobs.ActionDeleted
+	case dmapi.StatusOf(err) == 404:
+		out.Action, out.Message = cmp.Or(*lost, jobs.ActionUnchanged), "no such "+what
+	default:
+		if dmapi.ClassOf(err) == dmapi.Retryable {
+			*lost = jobs.ActionDeleted
+		}
+		return err
+	}
+	return nil
+}
