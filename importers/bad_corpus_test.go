@@ -350,6 +350,45 @@ func TestBadCorpus(t *testing.T) {
 }
 
 // TestBadCorpusFilesListed keeps badCases and the files of badDir in step.
+// TestBadCorpusSkip reads every input with Skip alone, as the first pass
+// of an import does: it must end the same way as Next, after as many rows.
+func TestBadCorpusSkip(t *testing.T) {
+	t.Parallel()
+	for _, tt := range badCases {
+		t.Run(tt.Name, func(t *testing.T) {
+			t.Parallel()
+			in := tt.input(t)
+			res, ok := readBad(in, tt.Opts)
+			require.True(t, ok)
+			rows, end := skipAll(t, in, tt.Opts)
+			require.Equal(t, fmt.Sprint(res.end), fmt.Sprint(end))
+			if res.end == nil {
+				require.Equal(t, len(res.errs)+len(res.goodKeys), rows)
+			}
+		})
+	}
+}
+
+// skipAll reads in to its end with Skip and returns the rows skipped and
+// the error that ended the read (nil at io.EOF).
+func skipAll(t *testing.T, in []byte, opts importers.Options) (int, error) {
+	t.Helper()
+	r, err := importers.NewReader(bytes.NewReader(in), opts)
+	if err != nil {
+		return 0, err
+	}
+	for rows := 0; rows <= len(in)+1; rows++ {
+		if err := r.Skip(); err != nil {
+			if errors.Is(err, io.EOF) {
+				err = nil
+			}
+			return rows, err
+		}
+	}
+	t.Fatal("Skip did not stop")
+	return 0, nil
+}
+
 func TestBadCorpusFilesListed(t *testing.T) {
 	t.Parallel()
 	ents, err := os.ReadDir(badDir)

@@ -75,30 +75,9 @@ func newCSVSource(br *bufio.Reader, m *meter, schema *Schema, opts Options) (*cs
 }
 
 func (s *csvSource) next(vals *rowValues) (*RowError, error) {
-	start := s.r.InputOffset()
-	rec, err := s.r.Read()
-	defer func() { s.m.mark = s.r.InputOffset() }()
-	s.record = rec
-	if err != nil {
-		var pe *csv.ParseError
-		switch {
-		case errors.As(err, &pe) && s.r.InputOffset()-start > int64(s.lim.MaxRowBytes):
-			return nil, fileErr(pe.StartLine, ErrTooLarge, "a row longer than %d bytes (raise --max-row-bytes)", s.lim.MaxRowBytes)
-		case errors.As(err, &pe):
-			vals.line, s.last = pe.StartLine, pe.Line
-			return rowErr(pe.StartLine, "", ErrMalformedCSV, "%v", pe.Err), nil
-		case errors.Is(err, io.EOF):
-			return nil, io.EOF
-		case errors.Is(err, errRowTooLarge):
-			return nil, fileErr(s.last+1, ErrTooLarge, "a row longer than %d bytes (raise --max-row-bytes)", s.lim.MaxRowBytes)
-		default:
-			return nil, fmt.Errorf("read csv: %w", err)
-		}
-	}
-	vals.line, _ = s.r.FieldPos(0)
-	s.last, _ = s.r.FieldPos(len(rec) - 1)
-	if s.r.InputOffset()-start > int64(s.lim.MaxRowBytes) {
-		return nil, fileErr(vals.line, ErrTooLarge, "a row longer than %d bytes (raise --max-row-bytes)", s.lim.MaxRowBytes)
+	rec, rerr, err := s.read(vals)
+	if rerr != nil || err != nil {
+		return rerr, err
 	}
 	if len(rec) != len(s.cols) {
 		return rowErr(vals.line, "", ErrFieldCount, "%d cells, the header has %d columns", len(rec), len(s.cols)), nil
@@ -116,6 +95,43 @@ func (s *csvSource) next(vals *rowValues) (*RowError, error) {
 		vals.vals[fi] = v
 	}
 	return first, nil
+}
+
+// read reads the next record and sets vals.line. A record that is not
+// valid CSV is a row error.
+func (s *csvSource) read(vals *rowValues) ([]string, *RowError, error) {
+	start := s.r.InputOffset()
+	rec, err := s.r.Read()
+	defer func() { s.m.mark = s.r.InputOffset() }()
+	s.record = rec
+	if err != nil {
+		var pe *csv.ParseError
+		switch {
+		case errors.As(err, &pe) && s.r.InputOffset()-start > int64(s.lim.MaxRowBytes):
+			return nil, nil, fileErr(pe.StartLine, ErrTooLarge, "a row longer than %d bytes (raise --max-row-bytes)", s.lim.MaxRowBytes)
+		case errors.As(err, &pe):
+			vals.line, s.last = pe.StartLine, pe.Line
+			return nil, rowErr(pe.StartLine, "", ErrMalformedCSV, "%v", pe.Err), nil
+		case errors.Is(err, io.EOF):
+			return nil, nil, io.EOF
+		case errors.Is(err, errRowTooLarge):
+			return nil, nil, fileErr(s.last+1, ErrTooLarge, "a row longer than %d bytes (raise --max-row-bytes)", s.lim.MaxRowBytes)
+		default:
+			return nil, nil, fmt.Errorf("read csv: %w", err)
+		}
+	}
+	vals.line, _ = s.r.FieldPos(0)
+	s.last, _ = s.r.FieldPos(len(rec) - 1)
+	if s.r.InputOffset()-start > int64(s.lim.MaxRowBytes) {
+		return nil, nil, fileErr(vals.line, ErrTooLarge, "a row longer than %d bytes (raise --max-row-bytes)", s.lim.MaxRowBytes)
+	}
+	return rec, nil, nil
+}
+
+func (s *csvSource) skip() error {
+	var vals rowValues
+	_, _, err := s.read(&vals)
+	return err
 }
 
 func (s *csvSource) raw() ([]string, []byte) { return s.record, nil }

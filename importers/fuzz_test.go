@@ -174,6 +174,31 @@ func fuzzCheck(t *testing.T, data []byte, format importers.Format, flags uint8) 
 	first := fuzzRead(t, data, opts)
 	second := fuzzRead(t, data, opts)
 	require.Equal(t, first, second, "two reads of one input differ")
+	rows, err := fuzzSkip(t, data, opts)
+	require.Equal(t, first.err, err, "Skip and Next end differently")
+	if err == "" {
+		require.Len(t, first.rows, rows, "Skip and Next count different rows")
+	}
+}
+
+// fuzzSkip reads data with Skip alone and returns the rows it skipped and
+// the text of the error that ended the read ("" at io.EOF).
+func fuzzSkip(t *testing.T, data []byte, opts importers.Options) (int, string) {
+	t.Helper()
+	r, err := importers.NewReader(bytes.NewReader(data), opts)
+	if err != nil {
+		return 0, err.Error()
+	}
+	for n := 0; ; n++ {
+		require.LessOrEqual(t, n, len(data)+1, "Skip does not stop")
+		if err := r.Skip(); err != nil {
+			if errors.Is(err, io.EOF) {
+				return n, ""
+			}
+			requireFuzzFileError(t, err)
+			return n, err.Error()
+		}
+	}
 }
 
 // seedFile reads a sample from the repository's testdata.

@@ -250,8 +250,8 @@ func (s *jsonSource) next(vals *rowValues) (*RowError, error) {
 	}
 	vals.line = line
 	s.object = raw
-	if len(raw) > s.opts.Limits.MaxRowBytes {
-		return nil, fileErr(line, ErrTooLarge, "a row of %d bytes, more than the limit of %d (raise --max-row-bytes)", len(raw), s.opts.Limits.MaxRowBytes)
+	if err := s.checkSize(raw, line); err != nil {
+		return nil, err
 	}
 	if raw[0] != '{' {
 		if json.Valid(raw) {
@@ -309,6 +309,22 @@ func (s *jsonSource) next(vals *rowValues) (*RowError, error) {
 		}
 	}
 	return nil, nil
+}
+
+func (s *jsonSource) skip() error {
+	raw, line, err := s.read()
+	if err != nil {
+		return err
+	}
+	return s.checkSize(raw, line)
+}
+
+// checkSize fails a row beyond the row size limit.
+func (s *jsonSource) checkSize(raw []byte, line int) error {
+	if len(raw) > s.opts.Limits.MaxRowBytes {
+		return fileErr(line, ErrTooLarge, "a row of %d bytes, more than the limit of %d (raise --max-row-bytes)", len(raw), s.opts.Limits.MaxRowBytes)
+	}
+	return nil
 }
 
 func (s *jsonSource) raw() ([]string, []byte) { return nil, s.object }

@@ -62,6 +62,9 @@ type Options struct {
 	// Defaults are values, as CSV text, for fields a row leaves empty
 	// (platform_key for every row, say). Fields the kind lacks are ignored.
 	Defaults map[string]string
+	// ExpectedRows, when known, sizes the table of keys that tells
+	// duplicates, so that it need not grow while the file is read.
+	ExpectedRows int
 }
 
 // Row is one row of the input, valid or not.
@@ -82,7 +85,7 @@ type Reader struct {
 	meter  *meter
 	src    rowSource
 	rows   int
-	seen   map[uint64]int // hash of key -> first line
+	seen   keySet // hashes of the keys of valid rows, with their first lines
 	seed   maphash.Seed
 	buf    []byte
 	vals   []value // the row being read, reused
@@ -94,6 +97,8 @@ type rowSource interface {
 	// next fills vals with the next row's values; it returns io.EOF at the
 	// end, a *FileError when the file cannot be read on.
 	next(vals *rowValues) (*RowError, error)
+	// skip reads past the next row, checking only its syntax.
+	skip() error
 	// raw returns the last row as read: CSV cells, or JSON object bytes.
 	raw() (cells []string, object []byte)
 }
@@ -127,7 +132,7 @@ func NewReader(r io.Reader, opts Options) (*Reader, error) {
 		}
 		schema = s
 	}
-	rd := &Reader{opts: opts, format: format, meter: m, seen: make(map[uint64]int), seed: maphash.MakeSeed()}
+	rd := &Reader{opts: opts, format: format, meter: m, seen: newKeySet(opts.ExpectedRows), seed: maphash.MakeSeed()}
 	var err error
 	switch format {
 	case FormatCSV:
@@ -207,6 +212,27 @@ func (r *Reader) Next() (Row, error) {
 	return row, nil
 }
 
+// Skip reads past the next row. It checks only what makes the file
+// readable (its syntax and size limits): it neither converts nor validates
+// the row, nor remembers its key for the duplicate checks of Next. It
+// returns io.EOF at the end and a *FileError when the file cannot be read
+// on, like Next, so that reading a file with Skip alone tells whether
+// reading it with Next will get to its end.
+func (r *Reader) Skip() error {
+	if r.done {
+		return io.EOF
+	}
+	if err := r.src.skip(); err != nil {
+		r.done = true
+		if errors.Is(err, io.EOF) && r.rows == 0 {
+			return fileErr(0, ErrEmptyFile, "the file holds no rows")
+		}
+		return err
+	}
+	r.rows++
+	return nil
+}
+
 // fill sets the fields a row left empty from Options.Defaults, and Enum
 // fields to their first value.
 func (r *Reader) fill(vals *rowValues) *RowError {
@@ -256,14 +282,12 @@ func (r *Reader) validate(vals *rowValues) *RowError {
 	if key == "" {
 		return nil
 	}
-	h := maphash.String(r.seed, key)
-	if first, dup := r.seen[h]; dup {
+	if first, dup := r.seen.add(maphash.String(r.seed, key), vals.line); dup {
 		if r.schema.Key != "" {
 			return rowErr(vals.line, "", ErrDuplicateKey, "%s %q already appears on line %d, which is the one applied", r.schema.Key, key, first)
 		}
 		return rowErr(vals.line, "", ErrDuplicateTarget, "line %d already targets %s, and is the one applied", first, key)
 	}
-	r.seen[h] = vals.line
 	return nil
 }
 

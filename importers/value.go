@@ -9,6 +9,8 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/bulksync/bulksync/internal/jsonx"
 )
 
 // value is one converted field of a row.
@@ -150,16 +152,23 @@ func objectValue(line int, f *Field, raw []byte, text string) (value, *RowError)
 	if !utf8.Valid(raw) {
 		return value{}, rowErr(line, f.Name, ErrInvalidUTF8, "the value is not valid UTF-8 (save the file as UTF-8)")
 	}
-	if !json.Valid(raw) {
+	// One scan either way: json.Compact validates as it compacts.
+	var compact bytes.Buffer
+	valid := false
+	if isCompact(raw) {
+		valid = json.Valid(raw)
+	} else {
+		compact.Grow(len(raw))
+		valid = json.Compact(&compact, raw) == nil
+	}
+	if !valid {
 		return value{}, rowErr(line, f.Name, ErrInvalidObject, "the value is not valid JSON")
 	}
 	if raw[0] != '{' {
 		return value{}, rowErr(line, f.Name, ErrInvalidObject, "the value must be a JSON object, like {\"tier\": \"gold\"}")
 	}
-	if !isCompact(raw) {
-		var buf bytes.Buffer
-		_ = json.Compact(&buf, raw) // raw is valid JSON
-		return value{set: true, s: buf.String()}, nil
+	if compact.Len() > 0 {
+		return value{set: true, s: compact.String()}, nil
 	}
 	if len(text) != len(raw) { // no text, or text before trimming
 		text = string(raw)
@@ -287,7 +296,7 @@ func (r *rowValues) appendJSON(dst []byte) []byte {
 			dst = append(dst, ',')
 		}
 		first = false
-		dst = appendString(dst, f.Name)
+		dst = jsonx.AppendString(dst, f.Name)
 		dst = append(dst, ':')
 		switch f.Type {
 		case Integer:
@@ -306,39 +315,12 @@ func (r *rowValues) appendJSON(dst []byte) []byte {
 				if j > 0 {
 					dst = append(dst, ',')
 				}
-				dst = appendString(dst, it)
+				dst = jsonx.AppendString(dst, it)
 			}
 			dst = append(dst, ']')
 		default:
-			dst = appendString(dst, v.s)
+			dst = jsonx.AppendString(dst, v.s)
 		}
 	}
 	return append(dst, '}')
-}
-
-// appendString appends s as a JSON string, as json.Marshal writes it.
-func appendString(dst []byte, s string) []byte {
-	if !marshalsVerbatim(s) {
-		b, _ := json.Marshal(s) // strings always marshal
-		return append(dst, b...)
-	}
-	dst = append(dst, '"')
-	dst = append(dst, s...)
-	return append(dst, '"')
-}
-
-// marshalsVerbatim reports whether json.Marshal writes s between quotes
-// unchanged: valid UTF-8 without control characters, '"', '\\', the HTML
-// characters <, > and &, or U+2028 and U+2029.
-func marshalsVerbatim(s string) bool {
-	ascii := true
-	for i := 0; i < len(s); i++ {
-		switch c := s[i]; {
-		case c < 0x20, c == '"', c == '\\', c == '<', c == '>', c == '&':
-			return false
-		case c >= utf8.RuneSelf:
-			ascii = false
-		}
-	}
-	return ascii || (utf8.ValidString(s) && !strings.Contains(s, "\u2028") && !strings.Contains(s, "\u2029"))
 }

@@ -12,20 +12,6 @@ import (
 // These check the shortcuts of value.go against the encoding/json calls
 // they stand for. They are internal because the shortcuts are.
 
-func FuzzAppendString(f *testing.F) {
-	for _, s := range []string{
-		"", "acme", "Data Science 2024 – Engineering", "R&D <Ops>", "quote \" and \\ backslash",
-		"tab\tnewline\n", "\x7f", "line\u2028separator\u2029", "M\xfcller", "\xe2\x80", "日本語", "\U0001F600",
-	} {
-		f.Add(s)
-	}
-	f.Fuzz(func(t *testing.T, s string) {
-		want, err := json.Marshal(s)
-		require.NoError(t, err)
-		require.Equal(t, string(want), string(appendString(nil, s)))
-	})
-}
-
 func FuzzObjectValue(f *testing.F) {
 	for _, s := range []string{
 		`{}`, `{"cost_center":"ENG-42"}`, `{ "cost_center" : "ENG-42" }`, "{\n\t\"a\": [1, 2],\r\n\"b\": {}\n}",

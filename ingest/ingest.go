@@ -3,10 +3,10 @@
 // batch and its rows, and enqueues the rows in chunks with jobs. Invalid
 // rows get their outcome at once; valid rows get theirs from the workers.
 //
-// The file is read twice, both times as a stream: a first pass checks the
-// whole file and hashes it, so that a file that is not readable to its end
-// enqueues nothing and the batch id is known before the first chunk; the
-// second pass enqueues.
+// The file is read twice, both times as a stream: a first pass reads the
+// whole file's syntax (without converting rows) and hashes it, so that a
+// file that is not readable to its end enqueues nothing and the batch id is
+// known before the first chunk; the second pass validates and enqueues.
 package ingest
 
 import (
@@ -70,8 +70,10 @@ func Import(ctx context.Context, open Opener, store *jobs.Store, q *asynq.Client
 	if err != nil {
 		return Result{}, err
 	}
-	// Read the second pass with the kind the first one settled.
+	// Read the second pass with the kind the first one settled, and the
+	// table of keys sized for its rows.
 	opts.Reader.Kind = scan.kind
+	opts.Reader.ExpectedRows = scan.rows
 	optionString := fmt.Sprintf("chunk_size=%d;ignore_unknown=%t;dry_run=%t", opts.ChunkSize, opts.Reader.IgnoreUnknown, opts.DryRun)
 	for _, k := range slices.Sorted(maps.Keys(opts.Reader.Defaults)) {
 		optionString += fmt.Sprintf(";default:%s=%s", k, opts.Reader.Defaults[k])
@@ -92,7 +94,6 @@ func Import(ctx context.Context, open Opener, store *jobs.Store, q *asynq.Client
 		DryRun:  opts.DryRun,
 		Created: time.Now(),
 		Total:   scan.rows,
-		Chunks:  (scan.valid + opts.ChunkSize - 1) / opts.ChunkSize,
 	}
 	created, err := store.Create(ctx, meta)
 	if err != nil {
@@ -114,10 +115,11 @@ func Import(ctx context.Context, open Opener, store *jobs.Store, q *asynq.Client
 		// A halted batch, or one whose import was cut short: enqueue again;
 		// chunks and outcomes that exist are kept.
 	}
-	if err := enqueue(ctx, open, store, q, meta, scan.sum, opts); err != nil {
+	chunks, err := enqueue(ctx, open, store, q, meta, scan.sum, opts)
+	if err != nil {
 		return Result{}, err
 	}
-	if err := store.Start(ctx, meta.ID); err != nil {
+	if err := store.Start(ctx, meta.ID, chunks); err != nil {
 		return Result{}, err
 	}
 	m, err := store.Get(ctx, meta.ID)
@@ -130,11 +132,11 @@ type scan struct {
 	format importers.Format
 	sum    []byte
 	rows   int
-	valid  int
 }
 
 // check reads the whole file once: it settles kind and format, counts the
-// rows and hashes the content.
+// rows and hashes the content. It reads the rows' syntax only: validating
+// them is the second pass's work.
 func check(ctx context.Context, open Opener, ropts importers.Options) (scan, error) {
 	f, err := open()
 	if err != nil {
@@ -152,7 +154,7 @@ func check(ctx context.Context, open Opener, ropts importers.Options) (scan, err
 		if s.rows%4096 == 0 && ctx.Err() != nil {
 			return scan{}, ctx.Err()
 		}
-		row, err := r.Next()
+		err := r.Skip()
 		if errors.Is(err, io.EOF) {
 			break
 		}
@@ -160,9 +162,6 @@ func check(ctx context.Context, open Opener, ropts importers.Options) (scan, err
 			return scan{}, err
 		}
 		s.rows++
-		if row.Err == nil {
-			s.valid++
-		}
 	}
 	if _, err := io.Copy(io.Discard, tee); err != nil {
 		return scan{}, fmt.Errorf("read: %w", err)
@@ -171,26 +170,31 @@ func check(ctx context.Context, open Opener, ropts importers.Options) (scan, err
 	return s, nil
 }
 
+// groupChunks is how many chunks share one ledger write.
+const groupChunks = 8
+
 // enqueue is the second pass: it records invalid rows' outcomes and valid
-// rows' ledger entries, and enqueues one task per chunk of valid rows.
-func enqueue(ctx context.Context, open Opener, store *jobs.Store, q *asynq.Client, meta jobs.Meta, sum []byte, opts Options) error {
+// rows' ledger entries, and enqueues one task per chunk of valid rows. It
+// returns the number of chunks.
+func enqueue(ctx context.Context, open Opener, store *jobs.Store, q *asynq.Client, meta jobs.Meta, sum []byte, opts Options) (int, error) {
 	f, err := open()
 	if err != nil {
-		return err
+		return 0, err
 	}
 	defer f.Close()
 	h := sha256.New()
 	tee := io.TeeReader(f, h)
 	r, err := importers.NewReader(tee, opts.Reader)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(4)
-	flush := func(c chunk) {
-		g.Go(func() error { return c.send(gctx, store, q, meta.ID, opts) })
+	newChunk := func(index int) jobs.ChunkPayload {
+		return jobs.ChunkPayload{BatchID: meta.ID, Kind: meta.Kind, Chunk: index, DryRun: opts.DryRun, Rows: make([]jobs.ChunkRow, 0, opts.ChunkSize)}
 	}
-	cur := chunk{index: 0}
+	var grp group
+	cur := newChunk(0)
 	for {
 		row, err := r.Next()
 		if errors.Is(err, io.EOF) {
@@ -198,69 +202,73 @@ func enqueue(ctx context.Context, open Opener, store *jobs.Store, q *asynq.Clien
 		}
 		if err != nil {
 			_ = g.Wait()
-			return err
+			return 0, err
 		}
 		if gctx.Err() != nil {
 			break
 		}
 		if row.Err != nil {
-			cur.invalid = append(cur.invalid, jobs.Outcome{
+			grp.invalid = append(grp.invalid, jobs.Outcome{
 				Row: row.Index, Line: row.Line, ExternalID: row.Key, TransactionID: row.TransactionID,
 				Action: jobs.ActionSkipped, Status: jobs.StatusFailed,
 				ErrorCode: row.Err.Code(), Message: row.Err.Detail,
 			})
 			continue
 		}
-		tx := cmp.Or(row.TransactionID, jobs.TransactionID(meta.ID, row.Key, row.Data))
-		cur.rows = append(cur.rows, jobs.ChunkRow{Row: row.Index, Line: row.Line, Key: row.Key, TransactionID: tx, Data: row.Data})
-		if len(cur.rows) == opts.ChunkSize {
-			flush(cur)
-			cur = chunk{index: cur.index + 1}
+		cur.Rows = append(cur.Rows, jobs.ChunkRow{Row: row.Index, Line: row.Line, Key: row.Key, TransactionID: row.TransactionID, Data: row.Data})
+		if len(cur.Rows) < opts.ChunkSize {
+			continue
+		}
+		grp.chunks = append(grp.chunks, cur)
+		cur = newChunk(cur.Chunk + 1)
+		if len(grp.chunks) == groupChunks {
+			g.Go(grp.sender(gctx, store, q, meta.ID, opts.Queue))
+			grp = group{}
 		}
 	}
-	if len(cur.rows) > 0 || len(cur.invalid) > 0 {
-		flush(cur)
+	chunks := cur.Chunk
+	if len(cur.Rows) > 0 {
+		grp.chunks = append(grp.chunks, cur)
+		chunks++
+	}
+	if len(grp.chunks) > 0 || len(grp.invalid) > 0 {
+		g.Go(grp.sender(gctx, store, q, meta.ID, opts.Queue))
 	}
 	if err := g.Wait(); err != nil {
-		return err
+		return 0, err
 	}
 	if ctx.Err() != nil {
-		return ctx.Err()
+		return 0, ctx.Err()
 	}
 	if _, err := io.Copy(io.Discard, tee); err != nil {
-		return fmt.Errorf("read: %w", err)
+		return 0, fmt.Errorf("read: %w", err)
 	}
 	if !bytes.Equal(h.Sum(nil), sum) {
-		return ErrFileChanged
+		return 0, ErrFileChanged
 	}
-	return nil
+	return chunks, nil
 }
 
-// chunk is a run of rows: the valid ones travel in one task; the invalid
-// ones that came between them are recorded with it.
-type chunk struct {
-	index   int
-	rows    []jobs.ChunkRow
+// group is a run of chunks that share one ledger write, with the invalid
+// rows that came between their rows.
+type group struct {
+	chunks  []jobs.ChunkPayload
 	invalid []jobs.Outcome
 }
 
-func (c chunk) send(ctx context.Context, store *jobs.Store, q *asynq.Client, batchID string, opts Options) error {
-	if len(c.rows) > 0 {
-		entries := make([]jobs.Outcome, len(c.rows))
-		for i, r := range c.rows {
-			entries[i] = jobs.Outcome{Row: r.Row, Line: r.Line, ExternalID: r.Key, TransactionID: r.TransactionID}
-		}
-		if err := store.AddRows(ctx, batchID, entries); err != nil {
+// sender returns the function that writes the group's ledger entries,
+// enqueues its chunks and records its invalid rows.
+func (grp group) sender(ctx context.Context, store *jobs.Store, q *asynq.Client, batchID, queue string) func() error {
+	return func() error {
+		if err := store.AddChunks(ctx, batchID, grp.chunks...); err != nil {
 			return err
 		}
-		t, err := jobs.NewChunkTask(jobs.ChunkPayload{BatchID: batchID, Kind: opts.Reader.Kind.String(), Chunk: c.index, DryRun: opts.DryRun, Rows: c.rows}, opts.Queue)
-		if err != nil {
-			return err
+		for _, c := range grp.chunks {
+			if _, err := q.EnqueueContext(ctx, jobs.NewChunkTask(c, queue)); err != nil && !errors.Is(err, asynq.ErrTaskIDConflict) {
+				return fmt.Errorf("enqueue chunk %d of batch %s: %w", c.Chunk, batchID, err)
+			}
 		}
-		if _, err := q.EnqueueContext(ctx, t); err != nil && !errors.Is(err, asynq.ErrTaskIDConflict) {
-			return fmt.Errorf("enqueue chunk %d of batch %s: %w", c.index, batchID, err)
-		}
+		_, err := store.Record(ctx, batchID, grp.invalid...)
+		return err
 	}
-	_, err := store.Record(ctx, batchID, c.invalid...)
-	return err
 }

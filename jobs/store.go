@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/bulksync/bulksync/internal/jsonx"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -124,19 +125,17 @@ func (s *Store) Get(ctx context.Context, id string) (Meta, error) {
 	}, nil
 }
 
-// AddRows writes rows to the ledger as enqueued (no outcome yet), in one
-// round trip.
-func (s *Store) AddRows(ctx context.Context, id string, rows []Outcome) error {
-	if len(rows) == 0 {
+// AddChunks writes chunks to the ledger as enqueued, in one round trip
+// (HSET and EXPIRE): one entry per chunk, with each row's index, line, key
+// and own transaction id. The ledger tells what a row without an outcome
+// was.
+func (s *Store) AddChunks(ctx context.Context, id string, chunks ...ChunkPayload) error {
+	if len(chunks) == 0 {
 		return nil
 	}
-	args := make([]any, 0, 2*len(rows))
-	for _, r := range rows {
-		b, err := json.Marshal(r)
-		if err != nil {
-			return fmt.Errorf("encode row %d: %w", r.Row, err)
-		}
-		args = append(args, r.Row, b)
+	args := make([]any, 0, 2*len(chunks))
+	for _, c := range chunks {
+		args = append(args, c.Chunk, appendLedgerEntry(nil, c.Rows))
 	}
 	_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 		p.HSet(ctx, s.rowsKey(id), args...)
@@ -144,9 +143,42 @@ func (s *Store) AddRows(ctx context.Context, id string, rows []Outcome) error {
 		return nil
 	})
 	if err != nil {
-		return fmt.Errorf("add rows to batch %s: %w", id, err)
+		return fmt.Errorf("add chunks to batch %s: %w", id, err)
 	}
 	return nil
+}
+
+// ledgerRow is a row in a chunk's ledger entry.
+type ledgerRow struct {
+	Row  int    `json:"r"`
+	Line int    `json:"l"`
+	Key  string `json:"k,omitempty"`
+	TX   string `json:"t,omitempty"`
+}
+
+// appendLedgerEntry appends the JSON of a chunk's ledger entry, an array
+// of ledgerRow, by hand (it is written for every row of a file).
+func appendLedgerEntry(b []byte, rows []ChunkRow) []byte {
+	b = append(b, '[')
+	for i, r := range rows {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, `{"r":`...)
+		b = strconv.AppendInt(b, int64(r.Row), 10)
+		b = append(b, `,"l":`...)
+		b = strconv.AppendInt(b, int64(r.Line), 10)
+		if r.Key != "" {
+			b = append(b, `,"k":`...)
+			b = jsonx.AppendString(b, r.Key)
+		}
+		if r.TransactionID != "" {
+			b = append(b, `,"t":`...)
+			b = jsonx.AppendString(b, r.TransactionID)
+		}
+		b = append(b, '}')
+	}
+	return append(b, ']')
 }
 
 // recordScript stores outcomes that have none yet and counts them; when
@@ -199,9 +231,11 @@ func (s *Store) Record(ctx context.Context, id string, outs ...Outcome) (int, er
 }
 
 // startScript moves a loading batch to running, or straight to done when
-// every row already has an outcome (a file of invalid rows only).
+// every row already has an outcome (a file of invalid rows only). KEYS:
+// meta. ARGV: chunks.
 var startScript = redis.NewScript(`
 if redis.call('HGET', KEYS[1], 'state') ~= 'loading' then return 0 end
+redis.call('HSET', KEYS[1], 'chunks', ARGV[1])
 local st = redis.call('HMGET', KEYS[1], 'done', 'total')
 if tonumber(st[1]) >= tonumber(st[2]) then
   redis.call('HSET', KEYS[1], 'state', 'done')
@@ -211,9 +245,10 @@ end
 return 1
 `)
 
-// Start marks a batch's chunks as all enqueued.
-func (s *Store) Start(ctx context.Context, id string) error {
-	if err := startScript.Run(ctx, s.rdb, []string{s.metaKey(id)}).Err(); err != nil {
+// Start marks a batch's chunks as all enqueued and their number known.
+func (s *Store) Start(ctx context.Context, id string, chunks int) error {
+	err := startScript.Run(ctx, s.rdb, []string{s.metaKey(id)}, chunks).Err()
+	if err != nil {
 		return fmt.Errorf("start batch %s: %w", id, err)
 	}
 	return nil
@@ -260,8 +295,12 @@ func (s *Store) Done(ctx context.Context, id string, rows []int) (map[int]bool, 
 	return done, nil
 }
 
-// ledgerPage is how many rows Ledger reads per round trip.
-const ledgerPage = 1000
+// ledgerPage is how many rows Ledger reads per round trip, and
+// ledgerChunkPage how many chunk entries.
+const (
+	ledgerPage      = 1000
+	ledgerChunkPage = 20
+)
 
 // Ledger calls fn with every row of the batch in file order: its outcome,
 // or, for a row that has none, the row as enqueued with status unprocessed.
@@ -270,40 +309,86 @@ func (s *Store) Ledger(ctx context.Context, id string, fn func(Outcome) error) e
 	if err != nil {
 		return err
 	}
+	entries := ledgerEntries{s: s, id: id}
 	fields := make([]string, 0, ledgerPage)
 	for from := 1; from <= m.Total; from += ledgerPage {
 		fields = fields[:0]
 		for r := from; r < from+ledgerPage && r <= m.Total; r++ {
 			fields = append(fields, strconv.Itoa(r))
 		}
-		var rows, outs *redis.SliceCmd
-		_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
-			rows = p.HMGet(ctx, s.rowsKey(id), fields...)
-			outs = p.HMGet(ctx, s.outcomesKey(id), fields...)
-			return nil
-		})
+		outs, err := s.rdb.HMGet(ctx, s.outcomesKey(id), fields...).Result()
 		if err != nil {
-			return fmt.Errorf("read ledger of batch %s: %w", id, err)
+			return fmt.Errorf("read outcomes of batch %s: %w", id, err)
 		}
-		for i, row := range rows.Val() {
-			raw := outs.Val()[i]
-			if raw == nil {
-				raw = row
-			}
-			if raw == nil {
-				return fmt.Errorf("batch %s has no ledger entry for row %s (expired?)", id, fields[i])
-			}
+		for i, raw := range outs {
+			row := from + i
 			var o Outcome
-			if err := json.Unmarshal([]byte(raw.(string)), &o); err != nil {
-				return fmt.Errorf("decode ledger row %s of batch %s: %w", fields[i], id, err)
-			}
-			if o.Status == "" {
-				o.Status, o.Action = StatusUnprocessed, ActionSkipped
+			if raw == nil {
+				e, err := entries.find(ctx, row)
+				if err != nil {
+					return err
+				}
+				o = Outcome{Row: e.Row, Line: e.Line, ExternalID: e.Key, TransactionID: e.TX, Status: StatusUnprocessed, Action: ActionSkipped}
+			} else if err := json.Unmarshal([]byte(raw.(string)), &o); err != nil {
+				return fmt.Errorf("decode outcome of row %d of batch %s: %w", row, id, err)
 			}
 			if err := fn(o); err != nil {
 				return err
 			}
 		}
 	}
+	return nil
+}
+
+// ledgerEntries reads a batch's chunk entries in order, as far as the
+// rows asked for need: only rows without an outcome need them.
+type ledgerEntries struct {
+	s     *Store
+	id    string
+	next  int         // the next chunk to read
+	rows  []ledgerRow // read and not yet passed, in row order
+	ended bool        // no chunk entry is left
+}
+
+// find returns the entry of row. Rows must be asked for in increasing order.
+func (l *ledgerEntries) find(ctx context.Context, row int) (ledgerRow, error) {
+	for {
+		for len(l.rows) > 0 && l.rows[0].Row < row {
+			l.rows = l.rows[1:]
+		}
+		if len(l.rows) > 0 && l.rows[0].Row == row {
+			return l.rows[0], nil
+		}
+		if len(l.rows) > 0 || l.ended {
+			return ledgerRow{}, fmt.Errorf("batch %s has no outcome nor ledger entry for row %d (its import was cut short, or its data expired)", l.id, row)
+		}
+		if err := l.read(ctx); err != nil {
+			return ledgerRow{}, err
+		}
+	}
+}
+
+// read reads the next page of chunk entries.
+func (l *ledgerEntries) read(ctx context.Context) error {
+	fields := make([]string, ledgerChunkPage)
+	for i := range fields {
+		fields[i] = strconv.Itoa(l.next + i)
+	}
+	vals, err := l.s.rdb.HMGet(ctx, l.s.rowsKey(l.id), fields...).Result()
+	if err != nil {
+		return fmt.Errorf("read ledger of batch %s: %w", l.id, err)
+	}
+	for i, v := range vals {
+		if v == nil {
+			l.ended = true
+			break
+		}
+		var rows []ledgerRow
+		if err := json.Unmarshal([]byte(v.(string)), &rows); err != nil {
+			return fmt.Errorf("decode ledger entry of chunk %d of batch %s: %w", l.next+i, l.id, err)
+		}
+		l.rows = append(l.rows, rows...)
+	}
+	l.next += ledgerChunkPage
 	return nil
 }

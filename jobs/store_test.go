@@ -1,6 +1,7 @@
 package jobs_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"testing"
@@ -10,6 +11,7 @@ import (
 	"github.com/bulksync/bulksync/jobs"
 	"github.com/bulksync/bulksync/sandbox"
 	"github.com/hibiken/asynq"
+	"github.com/klauspost/compress/s2"
 	"github.com/stretchr/testify/require"
 )
 
@@ -46,11 +48,13 @@ func TestOutcomesAreFinalAndCounted(t *testing.T) {
 	s, ctx := setup(t)
 	_, err := s.Create(ctx, jobs.Meta{ID: "b2", Total: 3, Created: time.Now()})
 	require.NoError(t, err)
-	require.NoError(t, s.AddRows(ctx, "b2", []jobs.Outcome{{Row: 1, Line: 2, ExternalID: "a"}, {Row: 3, Line: 4, ExternalID: "c"}}))
+	require.NoError(t, s.AddChunks(ctx, "b2",
+		jobs.ChunkPayload{Chunk: 0, Rows: []jobs.ChunkRow{{Row: 1, Line: 2, Key: "a"}}},
+		jobs.ChunkPayload{Chunk: 1, Rows: []jobs.ChunkRow{{Row: 3, Line: 4, Key: "c", TransactionID: "own"}}}))
 	n, err := s.Record(ctx, "b2", jobs.Outcome{Row: 2, Line: 3, ExternalID: "b", Status: jobs.StatusFailed, ErrorCode: "missing_field:name", Action: jobs.ActionSkipped})
 	require.NoError(t, err)
 	require.Equal(t, 1, n)
-	require.NoError(t, s.Start(ctx, "b2"))
+	require.NoError(t, s.Start(ctx, "b2", 2))
 
 	n, err = s.Record(ctx, "b2",
 		jobs.Outcome{Row: 1, Line: 2, ExternalID: "a", Status: jobs.StatusOK, Action: jobs.ActionCreated, Attempts: 1},
@@ -78,6 +82,8 @@ func TestOutcomesAreFinalAndCounted(t *testing.T) {
 	require.Equal(t, []int{2, 3, 4}, []int{ledger[0].Line, ledger[1].Line, ledger[2].Line}, "in line order")
 	require.Equal(t, jobs.ActionCreated, ledger[0].Action)
 	require.Equal(t, jobs.StatusUnprocessed, ledger[2].Status, "a row without an outcome is unprocessed")
+	require.Equal(t, jobs.Outcome{Row: 3, Line: 4, ExternalID: "c", TransactionID: "own", Status: jobs.StatusUnprocessed, Action: jobs.ActionSkipped}, ledger[2])
+	require.Equal(t, 2, m.Chunks)
 
 	_, err = s.Record(ctx, "b2", jobs.Outcome{Row: 3, Line: 4, Status: jobs.StatusOK})
 	require.NoError(t, err)
@@ -94,7 +100,7 @@ func TestStartWithOnlyInvalidRowsIsDone(t *testing.T) {
 	require.NoError(t, err)
 	_, err = s.Record(ctx, "b3", jobs.Outcome{Row: 1, Line: 2, Status: jobs.StatusFailed})
 	require.NoError(t, err)
-	require.NoError(t, s.Start(ctx, "b3"))
+	require.NoError(t, s.Start(ctx, "b3", 0))
 	m, err := s.Get(ctx, "b3")
 	require.NoError(t, err)
 	require.Equal(t, jobs.StateDone, m.State)
@@ -105,7 +111,7 @@ func TestHaltAndResume(t *testing.T) {
 	s, ctx := setup(t)
 	_, err := s.Create(ctx, jobs.Meta{ID: "b4", Total: 2, Created: time.Now()})
 	require.NoError(t, err)
-	require.NoError(t, s.Start(ctx, "b4"))
+	require.NoError(t, s.Start(ctx, "b4", 1))
 	require.NoError(t, s.Halt(ctx, "b4", "the API answered 401"))
 	m, err := s.Get(ctx, "b4")
 	require.NoError(t, err)
@@ -113,7 +119,7 @@ func TestHaltAndResume(t *testing.T) {
 	require.Equal(t, "the API answered 401", m.HaltReason)
 	require.True(t, m.Finished())
 	require.NoError(t, s.Resume(ctx, "b4"))
-	require.NoError(t, s.Start(ctx, "b4"))
+	require.NoError(t, s.Start(ctx, "b4", 1))
 	m, err = s.Get(ctx, "b4")
 	require.NoError(t, err)
 	require.Equal(t, jobs.StateRunning, m.State)
@@ -143,15 +149,59 @@ func TestIDsAreDeterministic(t *testing.T) {
 
 func TestChunkTaskRoundTrip(t *testing.T) {
 	t.Parallel()
-	p := jobs.ChunkPayload{BatchID: "b", Kind: "user-licenses", Chunk: 3, Rows: []jobs.ChunkRow{{Row: 1, Line: 2, Key: "k", TransactionID: "t", Data: json.RawMessage(`{"a":1}`)}}}
-	task, err := jobs.NewChunkTask(p, "q")
-	require.NoError(t, err)
-	require.Equal(t, "chunk:user-licenses", task.Type())
-	got, err := jobs.DecodeChunk(task)
-	require.NoError(t, err)
-	require.Equal(t, p, got)
-	_, err = jobs.DecodeChunk(asynq.NewTask("chunk:x", []byte("{")))
+	derived := jobs.TransactionID("b", "k2", []byte(`{"b":[true,null]}`))
+	for _, tt := range []struct {
+		name string
+		p    jobs.ChunkPayload
+	}{
+		{"plain", jobs.ChunkPayload{BatchID: "b", Kind: "user-licenses", Chunk: 3, Rows: []jobs.ChunkRow{
+			{Row: 1, Line: 2, Key: "k", TransactionID: "t", Data: json.RawMessage(`{"a":1}`)},
+			{Row: 2, Line: 5, Key: "k2", Data: json.RawMessage(`{"b":[true,null]}`)},
+		}}},
+		{"escapes", jobs.ChunkPayload{BatchID: "b\\x", Kind: "issuers", DryRun: true, Rows: []jobs.ChunkRow{
+			{Row: 7, Line: 9, Key: "a\"<&>\u2028\x01é", TransactionID: "t\n", Data: json.RawMessage(`{"s":"\u00e9"}`)},
+		}}},
+		{"no key", jobs.ChunkPayload{BatchID: "b", Kind: "k", Rows: []jobs.ChunkRow{{Row: 1, Line: 2, TransactionID: "t", Data: json.RawMessage(`{}`)}}}},
+		{"no rows", jobs.ChunkPayload{BatchID: "b", Kind: "k", Rows: []jobs.ChunkRow{}}},
+		{"nil rows", jobs.ChunkPayload{BatchID: "b", Kind: "k"}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			task := jobs.NewChunkTask(tt.p, "q")
+			require.Equal(t, "chunk:"+tt.p.Kind, task.Type())
+			want, err := json.Marshal(tt.p)
+			require.NoError(t, err)
+			js, err := s2.Decode(nil, bytes.TrimPrefix(task.Payload(), []byte("\x00s2")))
+			require.NoError(t, err)
+			require.Equal(t, string(want), string(js), "written as json.Marshal writes it")
+			plain, err := jobs.DecodeChunk(asynq.NewTask(task.Type(), want))
+			require.NoError(t, err, "a payload of plain JSON (queued before compression) is read too")
+			got, err := jobs.DecodeChunk(task)
+			require.NoError(t, err)
+			for i, r := range got.Rows {
+				if tt.p.Rows[i].TransactionID == "" {
+					require.Equal(t, jobs.TransactionID(tt.p.BatchID, r.Key, r.Data), r.TransactionID, "derived when the row has none")
+					tt.p.Rows[i].TransactionID = r.TransactionID
+				}
+			}
+			require.Equal(t, tt.p, got)
+			require.Equal(t, got, plain)
+		})
+	}
+	require.Regexp(t, `^bulksync-`, derived)
+	_, err := jobs.DecodeChunk(asynq.NewTask("chunk:x", []byte("{")))
 	require.Error(t, err)
+}
+
+func TestLedgerOfCutShortImport(t *testing.T) {
+	t.Parallel()
+	s, ctx := setup(t)
+	_, err := s.Create(ctx, jobs.Meta{ID: "b5", Total: 3, Created: time.Now()})
+	require.NoError(t, err)
+	require.NoError(t, s.AddChunks(ctx, "b5", jobs.ChunkPayload{Chunk: 0, Rows: []jobs.ChunkRow{{Row: 1, Line: 2, Key: "a"}}}))
+	var seen []int
+	err = s.Ledger(ctx, "b5", func(o jobs.Outcome) error { seen = append(seen, o.Row); return nil })
+	require.ErrorContains(t, err, "no outcome nor ledger entry for row 2")
+	require.Equal(t, []int{1}, seen)
 }
 
 func TestRecordForUnknownBatchIsDropped(t *testing.T) {

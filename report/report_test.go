@@ -44,13 +44,13 @@ func TestBuildAndResults(t *testing.T) {
 	s := env.Store
 	_, err := s.Create(ctx, jobs.Meta{ID: "r1", Kind: "user-licenses", Total: 3, Created: time.Now()})
 	require.NoError(t, err)
-	require.NoError(t, s.AddRows(ctx, "r1", []jobs.Outcome{{Row: 1, Line: 2, ExternalID: "a", TransactionID: "t2"}, {Row: 3, Line: 4, ExternalID: "=cmd", TransactionID: "t4"}}))
+	require.NoError(t, s.AddChunks(ctx, "r1", jobs.ChunkPayload{Rows: []jobs.ChunkRow{{Row: 1, Line: 2, Key: "a", TransactionID: "t2"}, {Row: 3, Line: 4, Key: "=cmd", TransactionID: "t4"}}}))
 	_, err = s.Record(ctx, "r1",
 		jobs.Outcome{Row: 1, Line: 2, ExternalID: "a", TransactionID: "t2", Action: jobs.ActionCreated, Status: jobs.StatusOK, Attempts: 2},
 		jobs.Outcome{Row: 2, Line: 3, ExternalID: "b", Action: jobs.ActionSkipped, Status: jobs.StatusFailed, ErrorCode: "invalid_boolean:active", Message: "\"maybe\" is not one of ..."},
 	)
 	require.NoError(t, err)
-	require.NoError(t, s.Start(ctx, "r1"))
+	require.NoError(t, s.Start(ctx, "r1", 1))
 
 	var csvOut, jsonOut bytes.Buffer
 	failed := report.FailedRows{}

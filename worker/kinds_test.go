@@ -43,22 +43,16 @@ func (b *bundle) enqueueRows(t *testing.T, kind string, rows []row, chunkSize in
 	require.True(t, created)
 	for chunk, start := 0, 0; start < len(rows); chunk, start = chunk+1, start+chunkSize {
 		p := jobs.ChunkPayload{BatchID: meta.ID, Kind: kind, Chunk: chunk, DryRun: dryRun}
-		var entries []jobs.Outcome
 		for i := start; i < min(start+chunkSize, len(rows)); i++ {
 			data, err := json.Marshal(rows[i])
 			require.NoError(t, err)
-			key := fmt.Sprintf("row-%d", i+1)
-			r := jobs.ChunkRow{Row: i + 1, Line: i + 2, Key: key, TransactionID: jobs.TransactionID(meta.ID, key, data), Data: data}
-			p.Rows = append(p.Rows, r)
-			entries = append(entries, jobs.Outcome{Row: r.Row, Line: r.Line, ExternalID: r.Key, TransactionID: r.TransactionID})
+			p.Rows = append(p.Rows, jobs.ChunkRow{Row: i + 1, Line: i + 2, Key: fmt.Sprintf("row-%d", i+1), Data: data})
 		}
-		require.NoError(t, b.env.Store.AddRows(ctx, meta.ID, entries))
-		task, err := jobs.NewChunkTask(p, b.env.Queue)
-		require.NoError(t, err)
-		_, err = b.q.Enqueue(task)
+		require.NoError(t, b.env.Store.AddChunks(ctx, meta.ID, p))
+		_, err = b.q.Enqueue(jobs.NewChunkTask(p, b.env.Queue))
 		require.NoError(t, err)
 	}
-	require.NoError(t, b.env.Store.Start(ctx, meta.ID))
+	require.NoError(t, b.env.Store.Start(ctx, meta.ID, (len(rows)+chunkSize-1)/chunkSize))
 	return meta.ID
 }
 
