@@ -14,7 +14,6 @@ import (
 	"cmp"
 	"context"
 	"crypto/rand"
-	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -143,9 +142,9 @@ func check(ctx context.Context, open Opener, ropts importers.Options) (scan, err
 		return scan{}, err
 	}
 	defer f.Close()
-	h := sha256.New()
-	tee := io.TeeReader(f, h)
-	r, err := importers.NewReader(tee, ropts)
+	h := newHashingReader(f)
+	defer h.end()
+	r, err := importers.NewReader(h, ropts)
 	if err != nil {
 		return scan{}, err
 	}
@@ -163,10 +162,10 @@ func check(ctx context.Context, open Opener, ropts importers.Options) (scan, err
 		}
 		s.rows++
 	}
-	if _, err := io.Copy(io.Discard, tee); err != nil {
+	if _, err := io.Copy(io.Discard, h); err != nil {
 		return scan{}, fmt.Errorf("read: %w", err)
 	}
-	s.sum = h.Sum(nil)
+	s.sum = h.Sum()
 	return s, nil
 }
 
@@ -182,9 +181,9 @@ func enqueue(ctx context.Context, open Opener, store *jobs.Store, q *asynq.Clien
 		return 0, err
 	}
 	defer f.Close()
-	h := sha256.New()
-	tee := io.TeeReader(f, h)
-	r, err := importers.NewReader(tee, opts.Reader)
+	h := newHashingReader(f)
+	defer h.end()
+	r, err := importers.NewReader(h, opts.Reader)
 	if err != nil {
 		return 0, err
 	}
@@ -240,10 +239,10 @@ func enqueue(ctx context.Context, open Opener, store *jobs.Store, q *asynq.Clien
 	if ctx.Err() != nil {
 		return 0, ctx.Err()
 	}
-	if _, err := io.Copy(io.Discard, tee); err != nil {
+	if _, err := io.Copy(io.Discard, h); err != nil {
 		return 0, fmt.Errorf("read: %w", err)
 	}
-	if !bytes.Equal(h.Sum(nil), sum) {
+	if !bytes.Equal(h.Sum(), sum) {
 		return 0, ErrFileChanged
 	}
 	return chunks, nil
@@ -263,8 +262,9 @@ func (grp group) sender(ctx context.Context, store *jobs.Store, q *asynq.Client,
 		if err := store.AddChunks(ctx, batchID, grp.chunks...); err != nil {
 			return err
 		}
+		var enc jobs.ChunkEncoder
 		for _, c := range grp.chunks {
-			if _, err := q.EnqueueContext(ctx, jobs.NewChunkTask(c, queue)); err != nil && !errors.Is(err, asynq.ErrTaskIDConflict) {
+			if _, err := q.EnqueueContext(ctx, enc.NewTask(c, queue)); err != nil && !errors.Is(err, asynq.ErrTaskIDConflict) {
 				return fmt.Errorf("enqueue chunk %d of batch %s: %w", c.Chunk, batchID, err)
 			}
 		}

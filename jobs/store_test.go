@@ -150,6 +150,7 @@ func TestIDsAreDeterministic(t *testing.T) {
 func TestChunkTaskRoundTrip(t *testing.T) {
 	t.Parallel()
 	derived := jobs.TransactionID("b", "k2", []byte(`{"b":[true,null]}`))
+	var enc jobs.ChunkEncoder // reused across the cases, as the importer reuses one
 	for _, tt := range []struct {
 		name string
 		p    jobs.ChunkPayload
@@ -168,6 +169,7 @@ func TestChunkTaskRoundTrip(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			task := jobs.NewChunkTask(tt.p, "q")
 			require.Equal(t, "chunk:"+tt.p.Kind, task.Type())
+			require.Equal(t, task.Payload(), enc.NewTask(tt.p, "q").Payload(), "a reused encoder writes the same payload")
 			want, err := json.Marshal(tt.p)
 			require.NoError(t, err)
 			js, err := s2.Decode(nil, bytes.TrimPrefix(task.Payload(), []byte("\x00s2")))

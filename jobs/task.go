@@ -61,16 +61,31 @@ const s2Prefix = "\x00s2"
 // Data are written as they are: they must be compact JSON objects, as
 // importers emits them.
 //
-// The payload is the chunk's JSON compressed with S2 (about 5 times
+// The payload is the chunk's JSON compressed with S2 (several times
 // smaller for roster rows): Redis spends its time on payload bytes, so
-// compressing makes enqueueing several times cheaper and a file's queued
+// compressing makes enqueueing several times cheaper, and a file's queued
 // chunks take that much less of Redis's memory.
 func NewChunkTask(p ChunkPayload, queue string) *asynq.Task {
-	js := p.appendJSON(nil)
-	payload := make([]byte, len(s2Prefix)+s2.MaxEncodedLen(len(js)))
-	n := copy(payload, s2Prefix)
-	n += len(s2.Encode(payload[n:], js))
-	return asynq.NewTask(TaskType(p.Kind), payload[:n],
+	var e ChunkEncoder
+	return e.NewTask(p, queue)
+}
+
+// ChunkEncoder builds chunk tasks like [NewChunkTask], reusing its buffers
+// from one chunk to the next. It is not safe for concurrent use.
+type ChunkEncoder struct {
+	js, z []byte
+}
+
+// NewTask builds the task of one chunk, as [NewChunkTask] does.
+func (e *ChunkEncoder) NewTask(p ChunkPayload, queue string) *asynq.Task {
+	e.js = p.appendJSON(e.js[:0])
+	if n := s2.MaxEncodedLen(len(e.js)); cap(e.z) < n {
+		e.z = make([]byte, n)
+	}
+	z := s2.Encode(e.z[:cap(e.z)], e.js)
+	payload := make([]byte, 0, len(s2Prefix)+len(z))
+	payload = append(append(payload, s2Prefix...), z...)
+	return asynq.NewTask(TaskType(p.Kind), payload,
 		asynq.TaskID(TaskID(p.BatchID, p.Chunk)),
 		asynq.Queue(queue),
 		asynq.MaxRetry(ChunkMaxRetry),

@@ -25,12 +25,20 @@ func AppendString(dst []byte, s string) []byte {
 func marshalsVerbatim(s string) bool {
 	ascii := true
 	for i := 0; i < len(s); i++ {
-		switch c := s[i]; {
-		case c < 0x20, c == '"', c == '\\', c == '<', c == '>', c == '&':
-			return false
-		case c >= utf8.RuneSelf:
+		c := s[i]
+		if c >= utf8.RuneSelf {
 			ascii = false
+		} else if c < 64 && verbatimLow&(1<<c) == 0 || c >= 64 && verbatimHigh&(1<<(c-64)) == 0 {
+			return false
 		}
 	}
 	return ascii || (utf8.ValidString(s) && !strings.Contains(s, "\u2028") && !strings.Contains(s, "\u2029"))
 }
+
+// verbatimLow and verbatimHigh are the ASCII bytes json.Marshal writes as
+// they are, as bit sets of bytes 0-63 and 64-127: all but those below 0x20
+// and " & < > \.
+const (
+	verbatimLow  = ^uint64(0) &^ (1<<0x20 - 1) &^ (1 << '"') &^ (1 << '&') &^ (1 << '<') &^ (1 << '>')
+	verbatimHigh = ^uint64(0) &^ (1 << ('\\' - 64))
+)
