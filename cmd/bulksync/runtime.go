@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"time"
 
 	"github.com/alicebob/miniredis/v2"
@@ -57,6 +58,9 @@ func openRedis(ctx context.Context, r *runtime, getenv env, embedded bool) error
 		url = "redis://" + mr.Addr()
 		r.embedRedis = true
 	}
+	if err := checkURL(url); err != nil {
+		return usagef("REDIS_URL: %v", err)
+	}
 	opt, err := asynq.ParseRedisURI(url)
 	if err != nil {
 		return usagef("REDIS_URL: %v", err)
@@ -75,6 +79,25 @@ func openRedis(ctx context.Context, r *runtime, getenv env, embedded bool) error
 	r.redisOpt, r.rdb = opt, rdb
 	r.store = jobs.NewStore(rdb, jobs.StoreConfig{})
 	return nil
+}
+
+// checkURL parses a URL, and leaves the URL out of the error: url.Parse
+// quotes it whole, password included (and asynq's parser passes that on).
+func checkURL(s string) error {
+	_, err := url.Parse(s)
+	if ue := (*url.Error)(nil); errors.As(err, &ue) {
+		return ue.Err
+	}
+	return err
+}
+
+// redacted returns the URL s with its password, if any, masked, for logs.
+func redacted(s string) string {
+	u, err := url.Parse(s)
+	if err != nil {
+		return "(unreadable URL)"
+	}
+	return u.Redacted()
 }
 
 // apiFlags are the API client's settings.

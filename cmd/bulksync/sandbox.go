@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"flag"
@@ -24,7 +25,8 @@ func runSandbox(ctx context.Context, args []string, stderr io.Writer, getenv env
 		failStatus = fs.String("fail-status", "503", "how injected failures answer: an HTTP status `CODE`, or reset to drop the connection")
 		fixtures   = fs.String("fixtures", "", "JSON `FILE` of the users, groups and programs the sandbox knows")
 	)
-	fs.StringVar(&cfg.Token, "token", getenv("BULKSYNC_API_TOKEN"), "the API token clients must send (default $BULKSYNC_API_TOKEN)")
+	// The token's default is not the flag's: -h prints a flag's default.
+	fs.StringVar(&cfg.Token, "token", "", "the API token clients must send (default $BULKSYNC_API_TOKEN)")
 	fs.DurationVar(&cfg.Latency, "latency", 0, "`DURATION` added to every request")
 	fs.Float64Var(&cfg.FailRate, "fail-rate", 0, "`FRACTION` of requests that fail before they take effect")
 	fs.Float64Var(&cfg.FailAfterWrite, "fail-after-write", 0, "`FRACTION` of writes that take effect but whose answer is lost")
@@ -36,7 +38,7 @@ func runSandbox(ctx context.Context, args []string, stderr io.Writer, getenv env
 	if len(pos) > 0 {
 		return usagef("unexpected arguments %q", pos)
 	}
-	if cfg.Token == "" {
+	if cfg.Token = cmp.Or(cfg.Token, getenv("BULKSYNC_API_TOKEN")); cfg.Token == "" {
 		return usagef("--token (or BULKSYNC_API_TOKEN) is required")
 	}
 	if cfg.FailStatus, err = sandbox.ParseFailStatus(*failStatus); err != nil {

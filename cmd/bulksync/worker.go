@@ -46,7 +46,7 @@ func runWorker(ctx context.Context, args []string, stderr io.Writer, getenv env,
 	if err != nil {
 		return usageError{err}
 	}
-	log.Info("worker started", "concurrency", cfg.Concurrency, "api", rt.apiURL, "uipath", cmp.Or(rt.uipathURL, "not configured"))
+	log.Info("worker started", "concurrency", cfg.Concurrency, "api", redacted(rt.apiURL), "uipath", cmp.Or(redacted(rt.uipathURL), "not configured"))
 	defer log.Info("worker stopped")
 	return w.Run(ctx)
 }
