@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -21,7 +22,7 @@ import (
 // cli runs the command in-process.
 type cli struct {
 	env            map[string]string
-	stdout, stderr bytes.Buffer
+	stdout, stderr lockedBuffer
 }
 
 func (c *cli) run(t *testing.T, args ...string) int {
@@ -31,6 +32,34 @@ func (c *cli) run(t *testing.T, args ...string) int {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	return run(ctx, args, &c.stdout, &c.stderr, func(k string) string { return c.env[k] })
+}
+
+// lockedBuffer is a bytes.Buffer safe for concurrent use: a command's
+// stderr gets both its own lines and its workers' logs.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *lockedBuffer) Bytes() []byte {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return bytes.Clone(b.b.Bytes())
+}
+
+func (b *lockedBuffer) String() string { return string(b.Bytes()) }
+
+// Reset empties the buffer.
+func (b *lockedBuffer) Reset() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.b.Reset()
 }
 
 func readSummary(t *testing.T, path string) report.Summary {
@@ -232,7 +261,7 @@ func TestSeveralFilesInOrder(t *testing.T) {
 	require.Equal(t, "user-group-assignments", sums[1].Kind, "told from the file name: its columns fit two kinds")
 	require.Equal(t, sums[1].Total, sums[1].Successes)
 
-	dec := json.NewDecoder(&c.stdout)
+	dec := json.NewDecoder(bytes.NewReader(c.stdout.Bytes()))
 	for range 2 {
 		var s report.Summary
 		require.NoError(t, dec.Decode(&s), "stdout holds one summary per file")

@@ -687,24 +687,3 @@ func (h *leakHarness) finish() {
 	}
 	h.t.Logf("searched %d outputs (%d files), %d bytes", len(h.blobs), files, total)
 }
-
-// lockedBuffer is a bytes.Buffer safe for concurrent use: a command's
-// stderr gets both its own lines and its workers' logs.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *lockedBuffer) Bytes() []byte {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return bytes.Clone(b.b.Bytes())
-}
-
-func (b *lockedBuffer) String() string { return string(b.Bytes()) }
