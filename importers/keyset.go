@@ -20,10 +20,11 @@ type keySet struct {
 // probe sequences short.
 const keySetLoad = 7
 
-// newKeySet returns a set sized for hint keys without growing.
+// newKeySet returns a set sized for hint keys without growing. The table
+// is sized to the hint, not to a power of two, which would waste up to
+// half of it.
 func newKeySet(hint int) keySet {
-	slots := max(16, hint*10/keySetLoad+1)
-	size := 1 << bits.Len(uint(slots-1))
+	size := max(16, hint*10/keySetLoad+1)
 	return keySet{hashes: make([]uint64, size), lines: make([]uint32, size)}
 }
 
@@ -36,8 +37,13 @@ func (s *keySet) add(h uint64, line int) (first int, dup bool) {
 	if (s.n+1)*10 > len(s.hashes)*keySetLoad {
 		s.grow()
 	}
-	mask := uint64(len(s.hashes) - 1)
-	for i := h & mask; ; i = (i + 1) & mask {
+	// The slot is h scaled to the table's size (h is uniform), then
+	// linear probing, wrapping at the end.
+	i, _ := bits.Mul64(h, uint64(len(s.hashes)))
+	for ; ; i++ {
+		if i == uint64(len(s.hashes)) {
+			i = 0
+		}
 		switch s.hashes[i] {
 		case 0:
 			s.hashes[i], s.lines[i] = h, uint32(min(line, math.MaxUint32))

@@ -2,7 +2,17 @@
 // skips the rows that already have an outcome, applies each other row to the
 // API as an idempotent upsert, retries transient faults with exponential
 // backoff and jitter (honouring Retry-After), and records each row's
-// outcome in the batch ledger as soon as it is known.
+// outcome in the batch ledger.
+//
+// # Recording
+//
+// A chunk hands each outcome, as soon as it is known, to the worker's
+// recorder and goes on with the next row. The recorder stores what is
+// queued at once, in one round trip per batch; outcomes handed over
+// meanwhile go together in the next one (group commit, no timer). A chunk
+// ends only when its outcomes are stored; when storing failed, it fails
+// and is redelivered. Outcomes are stored even during shutdown: the API
+// calls behind them were made.
 //
 // # Delivery
 //

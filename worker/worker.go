@@ -25,8 +25,9 @@ type applyFunc func(ctx context.Context, c *chunkInfo, row jobs.ChunkRow) (out j
 // are adapted from an applyFunc by perRow.
 type chunkFunc func(ctx context.Context, c *chunkInfo, rows []jobs.ChunkRow, record recordFunc) error
 
-// recordFunc stores outcomes as final. It returns errHalted once it has
-// halted the batch (a 401 or 403).
+// recordFunc hands outcomes over to be stored as final. It returns
+// errHalted once it has halted the batch (a 401 or 403), or the error of a
+// store call that failed for earlier outcomes.
 type recordFunc func(outs ...jobs.Outcome) error
 
 // errHalted ends a chunk whose batch was halted by one of its outcomes.
@@ -67,6 +68,7 @@ type Worker struct {
 	redis   asynq.RedisConnOpt
 	srv     *asynq.Server
 	ins     *asynq.Inspector
+	rec     *recorder          // stores the chunks' outcomes
 	stop    context.CancelFunc // ends the sweeper
 	swept   chan struct{}      // closed when the sweeper has ended
 	started bool
@@ -85,7 +87,7 @@ func New(redis asynq.RedisConnOpt, store *jobs.Store, api *dmapi.Client, cfg Con
 	cfg = cfg.withDefaults()
 	w := &Worker{
 		cfg: cfg, store: store, api: api, uipath: cfg.UiPath, log: cfg.Logger, redis: redis,
-		index: newLicenseIndex(), caches: newCaches(),
+		index: newLicenseIndex(), caches: newCaches(), rec: newRecorder(store),
 	}
 	w.apply = map[string]chunkFunc{
 		"program-licenses":          perRow(w.licenseApplier(dmapi.ProgramLicense)),
@@ -117,7 +119,9 @@ func (w *Worker) Start() error {
 	})
 	mux := asynq.NewServeMux()
 	mux.Handle(jobs.TypePrefix, w)
+	w.rec.start()
 	if err := w.srv.Start(mux); err != nil {
+		w.rec.stop()
 		return fmt.Errorf("start worker: %w", err)
 	}
 	w.ins = asynq.NewInspector(w.redis)
@@ -132,13 +136,15 @@ func (w *Worker) Start() error {
 }
 
 // Shutdown stops taking tasks, waits up to the shutdown timeout for the
-// chunks in progress and hands back the rest to the queue.
+// chunks in progress, hands back the rest to the queue and stores the
+// outcomes still queued.
 func (w *Worker) Shutdown() {
 	if w.started {
 		w.stop()
 		<-w.swept
 		_ = w.ins.Close()
 		w.srv.Shutdown()
+		w.rec.stop()
 		w.started = false
 	}
 }
@@ -197,7 +203,11 @@ func (w *Worker) ProcessTask(ctx context.Context, t *asynq.Task) error {
 		return nil
 	}
 	info := &chunkInfo{ChunkPayload: &p, total: meta.Total}
-	err = apply(ctx, info, pending, func(outs ...jobs.Outcome) error { return w.record(ctx, &p, outs) })
+	recs := &chunkRecords{}
+	err = apply(ctx, info, pending, func(outs ...jobs.Outcome) error { return w.record(ctx, &p, recs, outs) })
+	if rerr := recs.wait(); rerr != nil {
+		err = rerr // redelivered: the rows without an outcome are applied again
+	}
 	switch {
 	case errors.Is(err, errHalted):
 		return nil
@@ -207,28 +217,32 @@ func (w *Worker) ProcessTask(ctx context.Context, t *asynq.Task) error {
 	return nil
 }
 
-// record stores a chunk's outcomes. The API calls behind them are over, so
-// they are recorded even when shutdown has begun: a redelivery must not
-// repeat them. An outcome that says the credentials were refused (401, 403)
-// halts the batch: no further request could succeed.
-func (w *Worker) record(ctx context.Context, p *jobs.ChunkPayload, outs []jobs.Outcome) error {
-	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-	defer cancel()
-	if _, err := w.store.Record(rctx, p.BatchID, outs...); err != nil {
-		return err
-	}
+// record hands a chunk's outcomes to the recorder, for the chunk to wait
+// on with recs. The API calls behind them are over, so they are stored even
+// when shutdown has begun: a redelivery must not repeat them. An outcome
+// that says the credentials were refused (401, 403) halts the batch, once
+// the chunk's outcomes are stored: no further request could succeed. Once
+// a store call for the chunk has failed, record returns its error: the
+// chunk will be redelivered anyway.
+func (w *Worker) record(ctx context.Context, p *jobs.ChunkPayload, recs *chunkRecords, outs []jobs.Outcome) error {
+	w.rec.add(recs, p.BatchID, outs)
 	for _, out := range outs {
 		if out.ErrorCode != codeUnauthorized && out.ErrorCode != codeForbidden {
 			continue
 		}
 		reason := haltReason(p.Kind, out)
 		w.log.Error("batch halted", "batch", p.BatchID, "reason", reason)
-		if err := w.store.Halt(rctx, p.BatchID, reason); err != nil {
+		// The outcome is stored first, so that whoever sees the batch
+		// halted finds why in its ledger. A store error is ProcessTask's.
+		_ = recs.wait()
+		hctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), recordTimeout)
+		defer cancel()
+		if err := w.store.Halt(hctx, p.BatchID, reason); err != nil {
 			return err
 		}
 		return errHalted
 	}
-	return nil
+	return recs.failed()
 }
 
 // haltReason says why out halted its batch, and what to fix.
@@ -274,7 +288,7 @@ func (w *Worker) recordChunkFailed(ctx context.Context, p jobs.ChunkPayload, msg
 			Action: jobs.ActionSkipped, Status: jobs.StatusFailed, ErrorCode: codeTaskFailed, Message: msg,
 		}
 	}
-	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), recordTimeout)
 	defer cancel()
 	_, err := w.store.Record(rctx, p.BatchID, outs...)
 	return err
