@@ -14,6 +14,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime"
+	"runtime/debug"
 	"runtime/pprof"
 	"sync/atomic"
 	"syscall"
@@ -169,6 +170,10 @@ func childCSVRead(ctx context.Context, job childJob) (childResult, error) {
 // REDIS_URL set: a store and an asynq client on separate connection pools,
 // nothing consuming the queue.
 func childImport(ctx context.Context, job childJob) (childResult, error) {
+	// As bulksync import against REDIS_URL does.
+	if os.Getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(ingest.MemoryLimit)
+	}
 	var n atomic.Int64
 	tasks := &taskRecorder{}
 	conn := countedRedis{addr: job.RedisAddr, db: job.DB, n: &n, tasks: tasks}

@@ -21,7 +21,10 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"syscall"
+
+	"github.com/bulksync/bulksync/ingest"
 )
 
 // Exit codes.
@@ -73,6 +76,11 @@ Environment:
 `
 
 func main() {
+	// An import against REDIS_URL runs alone in this process: hold its heap
+	// near what is live (GOMEMLIMIT, when set, has the last word).
+	if len(os.Args) > 1 && os.Args[1] == "import" && os.Getenv("REDIS_URL") != "" && os.Getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(ingest.MemoryLimit)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr, os.Getenv)
 	stop()
