@@ -28,8 +28,23 @@ import (
 	"golang.org/x/sync/errgroup"
 )
 
-// DefaultChunkSize is how many rows travel in one task.
+// DefaultChunkSize is the most rows that travel in one task when
+// Options.ChunkSize is 0.
 const DefaultChunkSize = 100
+
+// A chunk's rows are applied one after another, so the rows of a small
+// file go out in parallel only when they are in several chunks. With
+// Options.ChunkSize 0, a file is cut into at least spreadChunks chunks
+// (the workers' default concurrency) of no fewer than minAutoChunk rows.
+const (
+	spreadChunks = 10
+	minAutoChunk = 10
+)
+
+// autoChunkSize is the chunk size of a file of rows rows.
+func autoChunkSize(rows int) int {
+	return min(DefaultChunkSize, max(minAutoChunk, (rows+spreadChunks-1)/spreadChunks))
+}
 
 // MaxChunkSize bounds Options.ChunkSize (task payloads stay small).
 const MaxChunkSize = 5000
@@ -49,7 +64,7 @@ type Opener func() (io.ReadCloser, error)
 // Options configure an import.
 type Options struct {
 	Reader    importers.Options
-	ChunkSize int    // rows per task; defaults to DefaultChunkSize
+	ChunkSize int    // rows per task; 0: DefaultChunkSize, fewer for a file under 1,000 rows (10 chunks)
 	NewBatch  bool   // a fresh batch even when this file was imported before
 	DryRun    bool   // look up only, write nothing
 	Source    string // the file's name, kept in the batch metadata
@@ -69,15 +84,15 @@ var ErrFileChanged = errors.New("the file changed while it was being read")
 // chunks. File-level problems come back as *importers.FileError before
 // anything is enqueued.
 func Import(ctx context.Context, open Opener, store *jobs.Store, q *asynq.Client, opts Options) (Result, error) {
-	opts.ChunkSize = cmp.Or(opts.ChunkSize, DefaultChunkSize)
 	opts.Queue = cmp.Or(opts.Queue, "bulksync")
-	if opts.ChunkSize < 1 || opts.ChunkSize > MaxChunkSize {
-		return Result{}, fmt.Errorf("chunk size must be between 1 and %d", MaxChunkSize)
+	if opts.ChunkSize < 0 || opts.ChunkSize > MaxChunkSize {
+		return Result{}, fmt.Errorf("chunk size must be between 1 and %d (0: chosen from the file)", MaxChunkSize)
 	}
 	scan, err := check(ctx, open, opts.Reader)
 	if err != nil {
 		return Result{}, err
 	}
+	opts.ChunkSize = cmp.Or(opts.ChunkSize, autoChunkSize(scan.rows))
 	// Read the second pass with the kind the first one settled, and the
 	// table of keys sized for its rows.
 	opts.Reader.Kind = scan.kind

@@ -2,6 +2,7 @@ package ingest_test
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"strings"
 	"sync/atomic"
@@ -48,6 +49,34 @@ func (b *bundle) pending(t *testing.T) int {
 }
 
 const file = "platform_key,external_id,count\nacme,a,1\nacme,b,x\nacme,c,3\nacme,d,4\nacme,e,5\n"
+
+func TestChunkSizeFromFile(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		rows, chunkSize, want int // want: chunks
+	}{
+		{rows: 5, want: 1},     // one chunk of at least 10 rows
+		{rows: 95, want: 10},   // chunks of 10
+		{rows: 300, want: 10},  // chunks of 30
+		{rows: 999, want: 10},  // chunks of 100
+		{rows: 2500, want: 25}, // chunks of DefaultChunkSize
+		{rows: 300, chunkSize: 7, want: 43},
+	} {
+		t.Run(fmt.Sprintf("%d rows, chunk size %d", tt.rows, tt.chunkSize), func(t *testing.T) {
+			t.Parallel()
+			b := setup(t)
+			var in strings.Builder
+			in.WriteString("platform_key,external_id\n")
+			for i := range tt.rows {
+				fmt.Fprintf(&in, "acme,u%d\n", i)
+			}
+			res, err := ingest.Import(context.Background(), opener(in.String()), b.env.Store, b.q, ingest.Options{ChunkSize: tt.chunkSize, Queue: b.env.Queue})
+			require.NoError(t, err)
+			require.Equal(t, tt.want, res.Meta.Chunks)
+			require.Equal(t, tt.want, b.pending(t))
+		})
+	}
+}
 
 func TestImportEnqueuesChunksOnce(t *testing.T) {
 	t.Parallel()

@@ -82,7 +82,7 @@ func runImport(ctx context.Context, args []string, stdout, stderr io.Writer, get
 		run  = importRun{stdout: stdout, stderr: stderr}
 	)
 	rf.register(fs)
-	fs.IntVar(&run.opts.ChunkSize, "chunk-size", ingest.DefaultChunkSize, "rows per job")
+	fs.IntVar(&run.opts.ChunkSize, "chunk-size", 0, "rows per job (default 100, fewer for a file under 1,000 rows: 10 jobs of at least 10 rows)")
 	fs.BoolVar(&run.opts.NewBatch, "new-batch", false, "start a fresh batch even if this file was imported before")
 	fs.BoolVar(&run.detach, "detach", false, "print the batch id and return once enqueued (needs REDIS_URL)")
 	fs.BoolVar(&run.opts.DryRun, "dry-run", false, "validate and look each row up, write nothing, report what would be done")
@@ -105,7 +105,7 @@ func runImport(ctx context.Context, args []string, stdout, stderr io.Writer, get
 	if run.opts.Reader, err = rf.options(); err != nil {
 		return err
 	}
-	if run.opts.ChunkSize < 1 || run.opts.ChunkSize > ingest.MaxChunkSize {
+	if run.opts.ChunkSize < 0 || run.opts.ChunkSize > ingest.MaxChunkSize {
 		return usagef("--chunk-size must be between 1 and %d", ingest.MaxChunkSize)
 	}
 	if run.detach && getenv("REDIS_URL") == "" {
