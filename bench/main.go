@@ -87,7 +87,7 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	fs.IntVar(&o.runs, "runs", 3, "runs of every measurement; the table shows medians")
 	only := fs.String("only", strings.Join(sections, ","), "comma-separated measurements to run: "+strings.Join(sections, ", "))
 	fs.IntVar(&o.concurrency, "concurrency", 10, "worker.Config.Concurrency, and the baseline's goroutines (the CLI's default is 10)")
-	fs.IntVar(&o.chunkSize, "chunk-size", 0, "ingest.Options.ChunkSize (0: ingest.DefaultChunkSize)")
+	fs.IntVar(&o.chunkSize, "chunk-size", 0, "ingest.Options.ChunkSize (0: chosen from the file, as bulksync import does)")
 	fs.IntVar(&o.platforms, "platforms", 1, "platform_key values the generated rows are spread over (1 to 8)")
 	fs.StringVar(&o.redisAddr, "redis", "127.0.0.1:6379", "the real Redis")
 	fs.IntVar(&o.db, "db", 15, "the Redis database used and flushed")

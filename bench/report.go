@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/redis/go-redis/v9"
@@ -234,9 +235,9 @@ func (b *bench) report(w io.Writer) error {
 	o := b.opts
 	bw := bufio.NewWriter(w)
 	p := func(format string, args ...any) { fmt.Fprintf(bw, format+"\n", args...) }
-	chunk := o.chunkSize
-	if chunk == 0 {
-		chunk = 100
+	chunk := "chosen from each file (100 rows from 1,000 rows up, else 10 chunks)"
+	if o.chunkSize != 0 {
+		chunk = strconv.Itoa(o.chunkSize)
 	}
 	p("## bulksync benchmarks")
 	p("")
@@ -247,7 +248,7 @@ func (b *bench) report(w io.Writer) error {
 	p("- load average (1/5/15 min) at the start: %s, at the end: %s; other processes on the machine share its cores", b.env.loadStart, loadAverage())
 	p("- medians of %d run(s)%s; each ratio is the median of the per-run ratios (both sides measured in the same run)",
 		o.runs, optional(", [min–max] beside rates", o.runs > 1))
-	p("- worker.Config{Concurrency: %d} (the CLI's default) and as many baseline goroutines; chunk size %d; rows over %d platform(s)",
+	p("- worker.Config{Concurrency: %d} (the CLI's default) and as many baseline goroutines; chunk size %s; rows over %d platform(s)",
 		o.concurrency, chunk, max(o.platforms, 1))
 	p("")
 
