@@ -475,28 +475,40 @@ func (h *leakHarness) imp(name string, env map[string]string, workerArgs []strin
 	return code, sum
 }
 
-// worker starts `bulksync worker` in the background; stop ends it and
-// collects its output.
+// worker runs `bulksync worker` until the returned stop (or the test's
+// end).
 func (h *leakHarness) worker(name string, env map[string]string, args ...string) (stop func()) {
+	stop, _, _ = h.background(name, env, "worker started", append([]string{"worker", "--shutdown-timeout", "5s"}, args...)...)
+	return stop
+}
+
+// background runs a command in this process until the returned stop (or
+// the test's end), which collects its output and checks that it exited 0
+// and logged wantLog. done is closed when it has exited, errs is its
+// stderr.
+func (h *leakHarness) background(name string, env map[string]string, wantLog string, args ...string) (stop func(), done <-chan struct{}, errs *lockedBuffer) {
 	ctx, cancel := context.WithCancel(context.Background())
-	var out, errs lockedBuffer
-	done := make(chan int, 1)
+	var out lockedBuffer
+	errs = &lockedBuffer{}
+	exited := make(chan struct{})
+	var code int
 	go func() {
-		done <- run(ctx, append([]string{"worker", "--shutdown-timeout", "5s"}, args...), &out, &errs, getenvOf(env))
+		defer close(exited)
+		code = run(ctx, args, &out, errs, getenvOf(env))
 	}()
 	var once sync.Once
 	stop = func() {
 		once.Do(func() {
 			cancel()
-			code := <-done
+			<-exited
 			h.add(name+": stdout", out.Bytes())
 			h.add(name+": stderr", errs.Bytes())
 			assert.Equal(h.t, exitOK, code, errs.String())
-			assert.Contains(h.t, errs.String(), "worker started")
+			assert.Contains(h.t, errs.String(), wantLog)
 		})
 	}
 	h.t.Cleanup(stop)
-	return stop
+	return stop, exited, errs
 }
 
 var listeningRE = regexp.MustCompile(`msg="sandbox listening" addr=(\S+)`)
@@ -504,24 +516,7 @@ var listeningRE = regexp.MustCompile(`msg="sandbox listening" addr=(\S+)`)
 // sandboxCmd runs `bulksync sandbox` on a free port until finish, and
 // returns its URL.
 func (h *leakHarness) sandboxCmd(name string, env map[string]string, args ...string) string {
-	ctx, cancel := context.WithCancel(context.Background())
-	var out, errs lockedBuffer
-	done := make(chan int, 1)
-	go func() {
-		done <- run(ctx, append([]string{"sandbox", "--addr", "127.0.0.1:0"}, args...), &out, &errs, getenvOf(env))
-	}()
-	var once sync.Once
-	stop := func() {
-		once.Do(func() {
-			cancel()
-			code := <-done
-			h.add(name+": stdout", out.Bytes())
-			h.add(name+": stderr", errs.Bytes())
-			assert.Equal(h.t, exitOK, code, errs.String())
-			assert.Contains(h.t, errs.String(), "sandbox stopped")
-		})
-	}
-	h.t.Cleanup(stop)
+	stop, done, errs := h.background(name, env, "sandbox stopped", append([]string{"sandbox", "--addr", "127.0.0.1:0"}, args...)...)
 	h.stops = append(h.stops, stop)
 	deadline := time.Now().Add(10 * time.Second)
 	for {
@@ -531,8 +526,8 @@ func (h *leakHarness) sandboxCmd(name string, env map[string]string, args ...str
 			return api
 		}
 		select {
-		case code := <-done:
-			h.t.Fatalf("bulksync sandbox exited with %d:\n%s", code, errs.String())
+		case <-done:
+			h.t.Fatalf("bulksync sandbox exited:\n%s", errs.String())
 		case <-time.After(5 * time.Millisecond):
 		}
 		require.True(h.t, time.Now().Before(deadline), "bulksync sandbox does not listen:\n%s", errs.String())
