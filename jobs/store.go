@@ -303,13 +303,15 @@ const (
 )
 
 // Ledger calls fn with every row of the batch in file order: its outcome,
-// or, for a row that has none, the row as enqueued with status unprocessed.
+// or, for a row that has none, the row as enqueued with status
+// unprocessed. While a batch is loading (or its import was cut short),
+// rows not enqueued yet come as unprocessed with only their index.
 func (s *Store) Ledger(ctx context.Context, id string, fn func(Outcome) error) error {
 	m, err := s.Get(ctx, id)
 	if err != nil {
 		return err
 	}
-	entries := ledgerEntries{s: s, id: id}
+	entries := ledgerEntries{s: s, id: id, loading: m.State == StateLoading}
 	fields := make([]string, 0, ledgerPage)
 	for from := 1; from <= m.Total; from += ledgerPage {
 		fields = fields[:0]
@@ -328,7 +330,10 @@ func (s *Store) Ledger(ctx context.Context, id string, fn func(Outcome) error) e
 				if err != nil {
 					return err
 				}
-				o = Outcome{Row: e.Row, Line: e.Line, ExternalID: e.Key, TransactionID: e.TX, Status: StatusUnprocessed, Action: ActionSkipped}
+				o = Outcome{Row: row, Line: e.Line, ExternalID: e.Key, TransactionID: e.TX, Status: StatusUnprocessed, Action: ActionSkipped}
+				if e.Row == 0 {
+					o.Message = "not enqueued: the import was cut short (import the file again to resume)"
+				}
 			} else if err := json.Unmarshal([]byte(raw.(string)), &o); err != nil {
 				return fmt.Errorf("decode outcome of row %d of batch %s: %w", row, id, err)
 			}
@@ -343,14 +348,17 @@ func (s *Store) Ledger(ctx context.Context, id string, fn func(Outcome) error) e
 // ledgerEntries reads a batch's chunk entries in order, as far as the
 // rows asked for need: only rows without an outcome need them.
 type ledgerEntries struct {
-	s     *Store
-	id    string
-	next  int         // the next chunk to read
-	rows  []ledgerRow // read and not yet passed, in row order
-	ended bool        // no chunk entry is left
+	s       *Store
+	id      string
+	next    int         // the next chunk to read
+	rows    []ledgerRow // read and not yet passed, in row order
+	ended   bool        // no chunk entry is left
+	loading bool        // the batch is loading: rows may not be enqueued yet
 }
 
-// find returns the entry of row. Rows must be asked for in increasing order.
+// find returns the entry of row; the zero entry for a row of a loading
+// batch that is not enqueued yet. Rows must be asked for in increasing
+// order.
 func (l *ledgerEntries) find(ctx context.Context, row int) (ledgerRow, error) {
 	for {
 		for len(l.rows) > 0 && l.rows[0].Row < row {
@@ -359,8 +367,11 @@ func (l *ledgerEntries) find(ctx context.Context, row int) (ledgerRow, error) {
 		if len(l.rows) > 0 && l.rows[0].Row == row {
 			return l.rows[0], nil
 		}
+		if (len(l.rows) > 0 || l.ended) && l.loading {
+			return ledgerRow{}, nil
+		}
 		if len(l.rows) > 0 || l.ended {
-			return ledgerRow{}, fmt.Errorf("batch %s has no outcome nor ledger entry for row %d (its import was cut short, or its data expired)", l.id, row)
+			return ledgerRow{}, fmt.Errorf("batch %s has no outcome nor ledger entry for row %d (its data expired?)", l.id, row)
 		}
 		if err := l.read(ctx); err != nil {
 			return ledgerRow{}, err

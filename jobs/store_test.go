@@ -200,10 +200,19 @@ func TestLedgerOfCutShortImport(t *testing.T) {
 	_, err := s.Create(ctx, jobs.Meta{ID: "b5", Total: 3, Created: time.Now()})
 	require.NoError(t, err)
 	require.NoError(t, s.AddChunks(ctx, "b5", jobs.ChunkPayload{Chunk: 0, Rows: []jobs.ChunkRow{{Row: 1, Line: 2, Key: "a"}}}))
-	var seen []int
-	err = s.Ledger(ctx, "b5", func(o jobs.Outcome) error { seen = append(seen, o.Row); return nil })
-	require.ErrorContains(t, err, "no outcome nor ledger entry for row 2")
-	require.Equal(t, []int{1}, seen)
+	var ledger []jobs.Outcome
+	require.NoError(t, s.Ledger(ctx, "b5", func(o jobs.Outcome) error { ledger = append(ledger, o); return nil }))
+	require.Len(t, ledger, 3, "a loading batch reports every row")
+	require.Equal(t, jobs.Outcome{Row: 1, Line: 2, ExternalID: "a", Status: jobs.StatusUnprocessed, Action: jobs.ActionSkipped}, ledger[0])
+	for _, o := range ledger[1:] {
+		require.Equal(t, jobs.StatusUnprocessed, o.Status)
+		require.Zero(t, o.Line, "not enqueued: its line is not known")
+		require.Contains(t, o.Message, "import the file again")
+	}
+
+	require.NoError(t, s.Start(ctx, "b5", 1))
+	err = s.Ledger(ctx, "b5", func(jobs.Outcome) error { return nil })
+	require.ErrorContains(t, err, "no outcome nor ledger entry for row 2", "a started batch has every row enqueued")
 }
 
 func TestRecordForUnknownBatchIsDropped(t *testing.T) {
