@@ -41,7 +41,7 @@ func newHashingReader(r io.Reader) *hashingReader {
 // Read reads from the underlying reader and queues a copy for hashing.
 func (h *hashingReader) Read(p []byte) (int, error) {
 	n, err := h.r.Read(p)
-	if n > 0 {
+	if n > 0 && !h.ended {
 		var b []byte
 		select {
 		case b = <-h.free:

@@ -37,6 +37,8 @@ func TestHashingReader(t *testing.T) {
 			want := sha256.Sum256(tt.in)
 			require.Equal(t, want[:], h.Sum())
 			h.end() // ending twice is harmless
+			_, err = h.Read(make([]byte, 8))
+			require.ErrorIs(t, err, io.EOF, "reading after the end is harmless")
 		})
 	}
 }
