@@ -208,9 +208,11 @@ func (f *Field) fromJSON(line int, raw json.RawMessage, lim Limits) (value, *Row
 		if !utf8.Valid(raw) {
 			return value{}, rowErr(line, f.Name, ErrInvalidUTF8, "the value is not valid UTF-8 (save the file as UTF-8)")
 		}
-		var s string
-		if err := json.Unmarshal(raw, &s); err != nil {
-			return value{}, rowErr(line, f.Name, ErrInvalidType, "the value is not a valid JSON string")
+		s, ok := plainJSONString(raw)
+		if !ok {
+			if err := json.Unmarshal(raw, &s); err != nil {
+				return value{}, rowErr(line, f.Name, ErrInvalidType, "the value is not a valid JSON string")
+			}
 		}
 		return f.fromText(line, s, lim)
 	case '{':
@@ -231,6 +233,23 @@ func (f *Field) fromJSON(line int, raw json.RawMessage, lim Limits) (value, *Row
 		}
 	}
 	return value{}, rowErr(line, f.Name, ErrInvalidType, "expected %s, got %s", f.Type, jsonTypeName(raw[0]))
+}
+
+// plainJSONString returns the string a JSON string literal holds when it
+// has no escapes, which is most of them: its bytes between the quotes.
+// Others (escapes, control characters, a broken literal) need
+// json.Unmarshal.
+func plainJSONString(raw []byte) (string, bool) {
+	if len(raw) < 2 || raw[0] != '"' || raw[len(raw)-1] != '"' {
+		return "", false
+	}
+	body := raw[1 : len(raw)-1]
+	for _, c := range body {
+		if c == '\\' || c == '"' || c < 0x20 {
+			return "", false
+		}
+	}
+	return string(body), true
 }
 
 func jsonTypeName(first byte) string {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/stretchr/testify/require"
 )
@@ -64,5 +65,20 @@ func FuzzDatetimeLayouts(f *testing.F) {
 		got, gotOK := parse(datetimeLayouts(text), text)
 		require.Equal(t, wantOK, gotOK, "%q", text)
 		require.True(t, want.Equal(got), "%q: %v, want %v", text, got, want)
+	})
+}
+
+func FuzzPlainJSONString(f *testing.F) {
+	for _, s := range []string{`"acme"`, `""`, `"a\"b"`, `"tab\there"`, "\"raw\ttab\"", `"é"`, `"`, `"x`, `x"`, `"a"b"`, `"\u00e9"`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		got, ok := plainJSONString(raw)
+		if !ok || !utf8.Valid(raw) { // the caller rejects invalid UTF-8 first
+			return
+		}
+		var want string
+		require.NoError(t, json.Unmarshal(raw, &want), "%q is taken as plain", raw)
+		require.Equal(t, want, got)
 	})
 }
