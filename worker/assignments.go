@@ -245,31 +245,11 @@ func (a *assignments) assignOp(ctx context.Context, dryRun bool, out *jobs.Outco
 // removeOp is one attempt of a remove row.
 func (a *assignments) removeOp(ctx context.Context, dryRun bool, out *jobs.Outcome) func() error {
 	var lost string
-	return func() error {
-		id := a.row.AssignmentID
-		if id == 0 || dryRun {
-			var cur *assignmentView
-			var err error
-			if id != 0 {
-				cur, err = a.findByID(ctx)
-			} else {
-				cur, err = a.find(ctx)
-			}
-			if err != nil {
-				return err
-			}
-			if cur == nil {
-				out.Action, out.Message = cmp.Or(lost, jobs.ActionUnchanged), "no such assignment"
-				return nil
-			}
-			id = cur.id
-		}
-		if dryRun {
-			out.Action = jobs.ActionDelete
-			return nil
-		}
-		return deleteOutcome(out, &lost, a.remove(ctx, id), "assignment")
+	rm := remover[assignmentView]{
+		what: "assignment", find: a.find, findByID: a.findByID,
+		idOf: func(v *assignmentView) int64 { return v.id }, del: a.remove,
 	}
+	return func() error { return rm.attempt(ctx, out, &lost, dryRun, a.row.AssignmentID) }
 }
 
 // licenseRef names a license by external_id, as seen by one batch.

@@ -199,32 +199,18 @@ func (g *groupSuggestions) createOp(ctx context.Context, dryRun bool, out *jobs.
 	}
 }
 
+// deleteOp is one attempt of a delete row.
 func (g *groupSuggestions) deleteOp(ctx context.Context, dryRun bool, out *jobs.Outcome) func() error {
 	var lost string
+	rm := remover[dmapi.GroupSuggestion]{
+		what: "suggestion", find: g.find, findByID: g.findByID,
+		idOf: func(s *dmapi.GroupSuggestion) int64 { return s.ID },
+		del: func(ctx context.Context, id int64) error {
+			return g.w.api.DeleteGroupSuggestion(ctx, id, g.row.PlatformKey)
+		},
+	}
 	return func() error {
 		g.attempt++
-		id := g.row.SuggestionID
-		if id == 0 || dryRun {
-			var cur *dmapi.GroupSuggestion
-			var err error
-			if id != 0 {
-				cur, err = g.findByID(ctx)
-			} else {
-				cur, err = g.find(ctx)
-			}
-			if err != nil {
-				return err
-			}
-			if cur == nil {
-				out.Action, out.Message = cmp.Or(lost, jobs.ActionUnchanged), "no such suggestion"
-				return nil
-			}
-			id = cur.ID
-		}
-		if dryRun {
-			out.Action = jobs.ActionDelete
-			return nil
-		}
-		return deleteOutcome(out, &lost, g.w.api.DeleteGroupSuggestion(ctx, id, g.row.PlatformKey), "suggestion")
+		return rm.attempt(ctx, out, &lost, dryRun, g.row.SuggestionID)
 	}
 }

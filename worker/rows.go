@@ -89,3 +89,39 @@ func deleteOutcome(out *jobs.Outcome, lost *string, err error, what string) erro
 	}
 	return nil
 }
+
+// remover removes records that rows name by id or by natural key.
+type remover[T any] struct {
+	what           string                            // "assignment", for messages
+	find, findByID func(context.Context) (*T, error) // the row's record, nil when absent
+	idOf           func(*T) int64                    // a record's id
+	del            func(ctx context.Context, id int64) error
+}
+
+// attempt is one attempt at removing the record of a row that gives its id
+// (0 when it does not). Without an id, and in a dry run, the record is
+// looked up (by id when there is one); a record that is not there is
+// unchanged, or deleted when an earlier attempt's DELETE may have taken
+// effect (lost). A dry run stops there.
+func (r remover[T]) attempt(ctx context.Context, out *jobs.Outcome, lost *string, dryRun bool, id int64) error {
+	if id == 0 || dryRun {
+		find := r.find
+		if id != 0 {
+			find = r.findByID
+		}
+		cur, err := find(ctx)
+		if err != nil {
+			return err
+		}
+		if cur == nil {
+			out.Action, out.Message = cmp.Or(*lost, jobs.ActionUnchanged), "no such "+r.what
+			return nil
+		}
+		id = r.idOf(cur)
+	}
+	if dryRun {
+		out.Action = jobs.ActionDelete
+		return nil
+	}
+	return deleteOutcome(out, lost, r.del(ctx, id), r.what)
+}
