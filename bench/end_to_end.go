@@ -63,17 +63,28 @@ type e2eResult struct {
 	fresh, again phase
 }
 
+// serveSandbox serves a fresh sandbox configured as spec says over
+// loopback HTTP, with a client of it; closeSandbox stops it.
+func serveSandbox(spec e2eSpec) (sb *sandbox.Server, api *dmapi.Client, closeSandbox func(), err error) {
+	cfg := spec.sandbox
+	cfg.Token = apiToken
+	sb = sandbox.New(cfg)
+	srv := httptest.NewServer(sb)
+	api, err = dmapi.New(dmapi.Config{BaseURL: srv.URL, Token: apiToken})
+	if err != nil {
+		srv.Close()
+		return nil, nil, nil, err
+	}
+	return sb, api, srv.Close, nil
+}
+
 // runE2E runs spec once.
 func (b *bench) runE2E(ctx context.Context, spec e2eSpec, run int) (e2eResult, error) {
-	sbCfg := spec.sandbox
-	sbCfg.Token = apiToken
-	sb := sandbox.New(sbCfg)
-	srv := httptest.NewServer(sb)
-	defer srv.Close()
-	api, err := dmapi.New(dmapi.Config{BaseURL: srv.URL, Token: apiToken})
+	sb, api, closeSandbox, err := serveSandbox(spec)
 	if err != nil {
 		return e2eResult{}, err
 	}
+	defer closeSandbox()
 
 	var n atomic.Int64
 	conn := countedRedis{addr: b.opts.redisAddr, db: b.opts.db, n: &n}
@@ -195,15 +206,11 @@ func (t timedImport) run(ctx context.Context, newBatch bool, profile string) (ph
 // 8 attempts, Retry-After honoured); the sandbox's FailRate faults happen
 // before the write, so resending the create is safe.
 func (b *bench) runBaseline(ctx context.Context, spec e2eSpec, run int) (phase, error) {
-	sbCfg := spec.sandbox
-	sbCfg.Token = apiToken
-	sb := sandbox.New(sbCfg)
-	srv := httptest.NewServer(sb)
-	defer srv.Close()
-	api, err := dmapi.New(dmapi.Config{BaseURL: srv.URL, Token: apiToken})
+	sb, api, closeSandbox, err := serveSandbox(spec)
 	if err != nil {
 		return phase{}, err
 	}
+	defer closeSandbox()
 	runtime.GC()
 	stop, err := startProfile(b.profilePath(spec.name+"-baseline", run))
 	if err != nil {
