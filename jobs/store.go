@@ -39,6 +39,7 @@ type Meta struct {
 	Created    time.Time `json:"created"`
 	State      string    `json:"state"`
 	HaltReason string    `json:"halt_reason,omitempty"`
+	Waiting    string    `json:"waiting,omitempty"` // why no row is going through (an API outage); empty when rows are
 	Total      int       `json:"total"`  // rows in the file
 	Chunks     int       `json:"chunks"` // chunk tasks
 	Done       int       `json:"done"`   // rows with an outcome
@@ -120,7 +121,7 @@ func (s *Store) Get(ctx context.Context, id string) (Meta, error) {
 	return Meta{
 		ID: id, Kind: h["kind"], Format: h["format"], Source: h["source"], SHA256: h["sha256"],
 		Options: h["options"], DryRun: h["dry_run"] == "1", Created: created, State: h["state"],
-		HaltReason: h["halt_reason"], Total: num("total"), Chunks: num("chunks"),
+		HaltReason: h["halt_reason"], Waiting: h["waiting"], Total: num("total"), Chunks: num("chunks"),
 		Done: num("done"), Successes: num("successes"), Failed: num("failed"),
 	}, nil
 }
@@ -196,6 +197,7 @@ for i = 2, #ARGV, 3 do
   end
 end
 if added > 0 then
+  redis.call('HDEL', KEYS[1], 'waiting')
   local done = redis.call('HINCRBY', KEYS[1], 'done', added)
   redis.call('HINCRBY', KEYS[1], 'successes', ok)
   redis.call('HINCRBY', KEYS[1], 'failed', failed)
@@ -272,6 +274,15 @@ func (s *Store) Resume(ctx context.Context, id string) error {
 func (s *Store) Halt(ctx context.Context, id, reason string) error {
 	if err := s.rdb.HSet(ctx, s.metaKey(id), "state", StateHalted, "halt_reason", reason).Err(); err != nil {
 		return fmt.Errorf("halt batch %s: %w", id, err)
+	}
+	return nil
+}
+
+// SetWaiting says why the batch's rows are not going through (the API
+// is unavailable). The next recorded outcome clears it.
+func (s *Store) SetWaiting(ctx context.Context, id, reason string) error {
+	if err := s.rdb.HSet(ctx, s.metaKey(id), "waiting", reason).Err(); err != nil {
+		return fmt.Errorf("set batch %s waiting: %w", id, err)
 	}
 	return nil
 }
