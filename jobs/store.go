@@ -40,9 +40,9 @@ type Meta struct {
 	State      string    `json:"state"`
 	HaltReason string    `json:"halt_reason,omitempty"`
 	Waiting    string    `json:"waiting,omitempty"` // why no row is going through (an API outage); empty when rows are
-	Total      int       `json:"total"`  // rows in the file
-	Chunks     int       `json:"chunks"` // chunk tasks
-	Done       int       `json:"done"`   // rows with an outcome
+	Total      int       `json:"total"`             // rows in the file
+	Chunks     int       `json:"chunks"`            // chunk tasks
+	Done       int       `json:"done"`              // rows with an outcome
 	Successes  int       `json:"successes"`
 	Failed     int       `json:"failed"`
 }
