@@ -10,6 +10,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -21,9 +22,12 @@ type Config struct {
 	// BaseURL is the API root, e.g. https://base.manager.iblai.app or
 	// https://api.iblai.app/dm. Required.
 	BaseURL string
-	// Token is the platform API key, sent as "Authorization: Api-Token
+	// Token is the platform API key, sent as "Authorization: <AuthScheme>
 	// <Token>". It is never logged or put in errors.
 	Token string
+	// AuthScheme is the Authorization header's scheme: one of AuthSchemes.
+	// Defaults to "Api-Token".
+	AuthScheme string
 	// Timeout bounds each request. Defaults to 30 seconds.
 	Timeout time.Duration
 	// RateLimit caps requests per second to the API host; 0 means no cap.
@@ -33,12 +37,19 @@ type Config struct {
 	HTTPClient *http.Client
 	// UserAgent is sent with every request. Defaults to "bulksync".
 	UserAgent string
+	// Breaker configures the circuit breaker in front of the API host.
+	Breaker BreakerConfig
 }
+
+// AuthSchemes are the Authorization schemes the vendor's material names
+// for platform API keys; the first is the default.
+var AuthSchemes = []string{"Api-Token", "Token", "Api-Key", "Bearer"}
 
 // Client calls the Data Manager API. It is safe for concurrent use.
 type Client struct {
 	base    *url.URL
-	token   string
+	auth    string // the Authorization header's value
+	breaker *breaker
 	timeout time.Duration
 	limiter *rate.Limiter
 	http    *http.Client
@@ -53,6 +64,10 @@ func New(cfg Config) (*Client, error) {
 	u, err := url.Parse(strings.TrimRight(cfg.BaseURL, "/"))
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return nil, fmt.Errorf("dmapi: BaseURL %q is not an http(s) URL", cfg.BaseURL)
+	}
+	scheme := cmp.Or(cfg.AuthScheme, AuthSchemes[0])
+	if !slices.Contains(AuthSchemes, scheme) {
+		return nil, fmt.Errorf("dmapi: AuthScheme %q is not one of %s", scheme, strings.Join(AuthSchemes, ", "))
 	}
 	if cfg.RateLimit < 0 {
 		return nil, errors.New("dmapi: RateLimit cannot be negative")
@@ -69,7 +84,8 @@ func New(cfg Config) (*Client, error) {
 	}
 	return &Client{
 		base:    u,
-		token:   cfg.Token,
+		auth:    scheme + " " + cfg.Token,
+		breaker: newBreaker(u.Host, cfg.Breaker),
 		timeout: cmp.Or(cfg.Timeout, 30*time.Second),
 		limiter: limiter,
 		http:    hc,
@@ -88,6 +104,17 @@ func (c *Client) do(ctx context.Context, op, method, path string, query url.Valu
 // doStatus is do that also returns the status of a 2xx answer, for
 // endpoints whose status carries meaning (201 created, 200 updated).
 func (c *Client) doStatus(ctx context.Context, op, method, path string, query url.Values, body, out any) (int, error) {
+	done, err := c.breaker.allow()
+	if err != nil {
+		return 0, &Error{Op: op, Err: err}
+	}
+	status, err := c.send(ctx, op, method, path, query, body, out)
+	done(err)
+	return status, err
+}
+
+// send is doStatus without the circuit breaker.
+func (c *Client) send(ctx context.Context, op, method, path string, query url.Values, body, out any) (int, error) {
 	if err := c.limiter.Wait(ctx); err != nil {
 		return 0, &Error{Op: op, Err: err}
 	}
@@ -113,7 +140,7 @@ func (c *Client) doStatus(ctx context.Context, op, method, path string, query ur
 	if err != nil {
 		return 0, fmt.Errorf("%s: %w", op, err)
 	}
-	req.Header.Set("Authorization", "Api-Token "+c.token)
+	req.Header.Set("Authorization", c.auth)
 	req.Header.Set("Accept", "application/json")
 	req.Header.Set("User-Agent", c.agent)
 	if body != nil {

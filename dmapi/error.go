@@ -62,7 +62,7 @@ func (e *Error) Unwrap() error { return e.Err }
 
 // Class classifies the failure.
 func (e *Error) Class() Class {
-	if e.CredentialsRefused {
+	if e.CredentialsRefused || errors.Is(e.Err, ErrLookupUnsupported) {
 		return Fatal
 	}
 	switch s := e.Status; {

@@ -3,6 +3,7 @@ package dmapi
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/url"
 	"strconv"
@@ -89,19 +90,33 @@ func (c *Client) ListLicenses(ctx context.Context, kind LicenseKind, opts ListOp
 	return p, err
 }
 
+// ErrLookupUnsupported is the error of a license look-up whose answer
+// holds licenses with other external ids: the server ignores the
+// external_id filter, so an answer without the wanted license would not
+// mean that it is absent.
+var ErrLookupUnsupported = errors.New("the license list ignores the external_id filter")
+
 // FindLicense looks a license up by external_id; it returns nil, nil when
-// there is none.
+// there is none. An answer that holds licenses with other external ids is
+// an *Error wrapping [ErrLookupUnsupported], never "absent".
 func (c *Client) FindLicense(ctx context.Context, kind LicenseKind, platformKey, externalID string) (*License, error) {
+	op := fmt.Sprintf("find %s license %q", kind, externalID)
 	p, err := c.ListLicenses(ctx, kind, ListOptions{PlatformKey: platformKey, ExternalID: externalID})
 	if err != nil {
-		return nil, fmt.Errorf("find %s license %q: %w", kind, externalID, err)
+		return nil, fmt.Errorf("%s: %w", op, err)
 	}
+	var found *License
 	for i := range p.Results {
-		if l := &p.Results[i]; l.ExternalID != nil && *l.ExternalID == externalID {
-			return l, nil
+		l := &p.Results[i]
+		if l.ExternalID == nil || *l.ExternalID != externalID {
+			return nil, &Error{Op: op, Err: ErrLookupUnsupported}
 		}
+		found = l
 	}
-	return nil, nil
+	if found == nil && p.Count > 0 {
+		return nil, &Error{Op: op, Err: ErrLookupUnsupported}
+	}
+	return found, nil
 }
 
 // CreateLicense creates a license from a request body with the API's

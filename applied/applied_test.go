@@ -1,0 +1,114 @@
+package applied_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"path/filepath"
+	"testing"
+
+	"github.com/bulksync/bulksync/applied"
+	"github.com/bulksync/bulksync/internal/testenv"
+	"github.com/bulksync/bulksync/sandbox"
+	"github.com/stretchr/testify/require"
+)
+
+// redisDB is the Redis database of this package's tests.
+const redisDB = 9
+
+func TestStores(t *testing.T) {
+	t.Parallel()
+	stores := map[string]func(t *testing.T) applied.Store{
+		"Redis": func(t *testing.T) applied.Store {
+			env := testenv.New(t, redisDB, sandbox.Config{})
+			return applied.NewRedis(env.Redis, env.Prefix)
+		},
+		"File": func(t *testing.T) applied.Store {
+			f, err := applied.OpenFile(filepath.Join(t.TempDir(), "state", "state.db"))
+			require.NoError(t, err)
+			t.Cleanup(func() { _ = f.Close() })
+			return f
+		},
+	}
+	for name, open := range stores {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			ctx := context.Background()
+			s := open(t)
+			_, ok, err := s.Get(ctx, "ns", "k1")
+			require.NoError(t, err)
+			require.False(t, ok)
+
+			r1 := applied.Record{Fields: map[string]string{"email": "f1"}, Intent: "tx-1"}
+			require.NoError(t, s.Put(ctx, "ns", "k1", r1))
+			require.NoError(t, s.Put(ctx, "ns", "k2", applied.Record{Intent: "tx-2"}))
+			require.NoError(t, s.Put(ctx, "other", "k1", applied.Record{Intent: "elsewhere"}))
+			got, ok, err := s.Get(ctx, "ns", "k1")
+			require.NoError(t, err)
+			require.True(t, ok)
+			require.Equal(t, r1, got)
+
+			seen := map[string]applied.Record{}
+			require.NoError(t, s.Scan(ctx, "ns", func(k string, r applied.Record) error { seen[k] = r; return nil }))
+			require.Len(t, seen, 2)
+			require.Equal(t, "tx-2", seen["k2"].Intent)
+			stop := errors.New("stop")
+			require.ErrorIs(t, s.Scan(ctx, "ns", func(string, applied.Record) error { return stop }), stop)
+
+			require.NoError(t, s.Delete(ctx, "ns", "k1"))
+			require.NoError(t, s.Delete(ctx, "ns", "unknown"))
+			_, ok, err = s.Get(ctx, "ns", "k1")
+			require.NoError(t, err)
+			require.False(t, ok)
+			_, ok, err = s.Get(ctx, "other", "k1")
+			require.NoError(t, err)
+			require.True(t, ok)
+		})
+	}
+}
+
+func TestFileIsDurableAndExclusive(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "state.db")
+	f, err := applied.OpenFile(path)
+	require.NoError(t, err)
+	require.NoError(t, f.Put(ctx, "ns", "k", applied.Record{Intent: "tx"}))
+	require.NoError(t, f.Close())
+
+	f, err = applied.OpenFile(path)
+	require.NoError(t, err)
+	defer f.Close()
+	r, ok, err := f.Get(ctx, "ns", "k")
+	require.NoError(t, err)
+	require.True(t, ok)
+	require.Equal(t, "tx", r.Intent)
+}
+
+func TestNamespace(t *testing.T) {
+	t.Parallel()
+	a := applied.Namespace("https://API.example.com/dm/", "issuers")
+	for _, same := range []string{"https://api.example.com/dm", "https://user:pw@api.example.com/dm?x=1"} {
+		require.Equal(t, a, applied.Namespace(same, "issuers"), same)
+	}
+	require.NotEqual(t, a, applied.Namespace("https://api.example.com/other", "issuers"))
+	require.NotEqual(t, a, applied.Namespace("https://api.example.com/dm", "program-licenses"))
+}
+
+func TestFingerprint(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		a, b string
+		same bool
+	}{
+		{`{"a": 1, "b": [1, 2]}`, `{"b":[1,2],"a":1}`, true},
+		{`"x@example.com"`, `"x@example.com"`, true},
+		{`{"a": 1}`, `{"a": 2}`, false},
+		{`"a"`, `"b"`, false},
+		{`not json`, `not json`, true},
+	}
+	for _, tt := range tests {
+		got := applied.Fingerprint(json.RawMessage(tt.a)) == applied.Fingerprint(json.RawMessage(tt.b))
+		require.Equal(t, tt.same, got, "%s vs %s", tt.a, tt.b)
+	}
+}

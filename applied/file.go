@@ -1,0 +1,130 @@
+package applied
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// File is a [Store] in a local file (a bbolt database): one bucket a
+// namespace. One process at a time holds the file.
+type File struct {
+	db *bolt.DB
+}
+
+// OpenFile opens (creating it and its directory when absent) the state
+// file at path. It fails with [ErrInUse] when another process holds it for
+// longer than a few seconds.
+func OpenFile(path string) (*File, error) {
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return nil, fmt.Errorf("state file: %w", err)
+	}
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: 5 * time.Second})
+	if errors.Is(err, bolt.ErrTimeout) {
+		return nil, fmt.Errorf("%w: %s", ErrInUse, path)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("open state file %s: %w", path, err)
+	}
+	return &File{db: db}, nil
+}
+
+// DefaultPath is the state file's place when none is given:
+// $XDG_STATE_HOME/bulksync/state.db, or ~/.local/state/bulksync/state.db.
+func DefaultPath(getenv func(string) string) (string, error) {
+	if dir := getenv("XDG_STATE_HOME"); dir != "" {
+		return filepath.Join(dir, "bulksync", "state.db"), nil
+	}
+	home := getenv("HOME")
+	if home == "" {
+		var err error
+		if home, err = os.UserHomeDir(); err != nil {
+			return "", fmt.Errorf("state file: no XDG_STATE_HOME or home directory: %w", err)
+		}
+	}
+	return filepath.Join(home, ".local", "state", "bulksync", "state.db"), nil
+}
+
+// Close releases the file.
+func (f *File) Close() error { return f.db.Close() }
+
+// Get implements [Store].
+func (f *File) Get(_ context.Context, ns, key string) (Record, bool, error) {
+	var r Record
+	var found bool
+	err := f.db.View(func(tx *bolt.Tx) error {
+		b := tx.Bucket([]byte(ns))
+		if b == nil {
+			return nil
+		}
+		v := b.Get([]byte(key))
+		if v == nil {
+			return nil
+		}
+		found = true
+		return json.Unmarshal(v, &r)
+	})
+	if err != nil {
+		return Record{}, false, fmt.Errorf("applied state of %s: %w", key, err)
+	}
+	return r, found, nil
+}
+
+// Put implements [Store].
+func (f *File) Put(_ context.Context, ns, key string, r Record) error {
+	v, err := json.Marshal(r)
+	if err != nil {
+		return fmt.Errorf("applied state of %s: %w", key, err)
+	}
+	err = f.db.Update(func(tx *bolt.Tx) error {
+		b, err := tx.CreateBucketIfNotExists([]byte(ns))
+		if err != nil {
+			return err
+		}
+		return b.Put([]byte(key), v)
+	})
+	if err != nil {
+		return fmt.Errorf("store applied state of %s: %w", key, err)
+	}
+	return nil
+}
+
+// Delete implements [Store].
+func (f *File) Delete(_ context.Context, ns, key string) error {
+	err := f.db.Update(func(tx *bolt.Tx) error {
+		if b := tx.Bucket([]byte(ns)); b != nil {
+			return b.Delete([]byte(key))
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("forget applied state of %s: %w", key, err)
+	}
+	return nil
+}
+
+// Scan implements [Store].
+func (f *File) Scan(ctx context.Context, ns string, fn func(key string, r Record) error) error {
+	return f.db.View(func(tx *bolt.Tx) error {
+		b := tx.Bucket([]byte(ns))
+		if b == nil {
+			return nil
+		}
+		return b.ForEach(func(k, v []byte) error {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			var r Record
+			if err := json.Unmarshal(v, &r); err != nil {
+				return fmt.Errorf("applied state of %s: %w", k, err)
+			}
+			return fn(string(k), r)
+		})
+	})
+}

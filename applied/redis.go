@@ -1,0 +1,84 @@
+package applied
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// Redis is a [Store] in Redis: one hash a namespace, a field a key, the
+// record as JSON. Records do not expire; with Redis's AOF they survive
+// restarts.
+type Redis struct {
+	rdb    redis.UniversalClient
+	prefix string
+}
+
+// NewRedis returns a store on rdb whose keys start with prefix (e.g.
+// "bulksync:").
+func NewRedis(rdb redis.UniversalClient, prefix string) *Redis {
+	return &Redis{rdb: rdb, prefix: prefix + "applied:"}
+}
+
+func (s *Redis) key(ns string) string { return s.prefix + ns }
+
+// Get implements [Store].
+func (s *Redis) Get(ctx context.Context, ns, key string) (Record, bool, error) {
+	b, err := s.rdb.HGet(ctx, s.key(ns), key).Bytes()
+	if errors.Is(err, redis.Nil) {
+		return Record{}, false, nil
+	}
+	if err != nil {
+		return Record{}, false, fmt.Errorf("applied state of %s: %w", key, err)
+	}
+	var r Record
+	if err := json.Unmarshal(b, &r); err != nil {
+		return Record{}, false, fmt.Errorf("applied state of %s: %w", key, err)
+	}
+	return r, true, nil
+}
+
+// Put implements [Store].
+func (s *Redis) Put(ctx context.Context, ns, key string, r Record) error {
+	b, err := json.Marshal(r)
+	if err != nil {
+		return fmt.Errorf("applied state of %s: %w", key, err)
+	}
+	if err := s.rdb.HSet(ctx, s.key(ns), key, b).Err(); err != nil {
+		return fmt.Errorf("store applied state of %s: %w", key, err)
+	}
+	return nil
+}
+
+// Delete implements [Store].
+func (s *Redis) Delete(ctx context.Context, ns, key string) error {
+	if err := s.rdb.HDel(ctx, s.key(ns), key).Err(); err != nil {
+		return fmt.Errorf("forget applied state of %s: %w", key, err)
+	}
+	return nil
+}
+
+// Scan implements [Store].
+func (s *Redis) Scan(ctx context.Context, ns string, fn func(key string, r Record) error) error {
+	it := s.rdb.HScan(ctx, s.key(ns), 0, "", 1000).Iterator()
+	for it.Next(ctx) {
+		key := it.Val()
+		if !it.Next(ctx) {
+			break
+		}
+		var r Record
+		if err := json.Unmarshal([]byte(it.Val()), &r); err != nil {
+			return fmt.Errorf("applied state of %s: %w", key, err)
+		}
+		if err := fn(key, r); err != nil {
+			return err
+		}
+	}
+	if err := it.Err(); err != nil {
+		return fmt.Errorf("scan applied state: %w", err)
+	}
+	return nil
+}
