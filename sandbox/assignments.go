@@ -73,7 +73,9 @@ func (s *Server) assignmentTable(kind licenseKind, subject subjectKind) *assignm
 	return s.userAssignments[kind]
 }
 
-// userAssignmentDetail is the user license assignment shape.
+// userAssignmentDetail is the user license assignment shape
+// (UserLicenseAssignmentDetail; ProgramLicenseAssignmentDetail with the
+// program fields instead of platform_key).
 type userAssignmentDetail struct {
 	ID          int             `json:"id"`
 	UserID      int             `json:"user_id"`
@@ -85,7 +87,7 @@ type userAssignmentDetail struct {
 	Metadata    json.RawMessage `json:"metadata"`
 	LicenseID   int             `json:"license_id"`
 	LicenseName string          `json:"license_name"`
-	PlatformKey string          `json:"platform_key"`
+	PlatformKey string          `json:"platform_key,omitempty"` // user licenses only
 	*programUserAssignmentFields
 }
 
@@ -98,7 +100,9 @@ type programUserAssignmentFields struct {
 	ProgramKey string `json:"program_key"`
 }
 
-// groupAssignmentDetail is the group license assignment shape.
+// groupAssignmentDetail is the group license assignment shape
+// (UserLicenseGroupAssignmentDetail; ProgramLicenseGroupAssignmentDetail
+// with the program fields instead of platform_key).
 type groupAssignmentDetail struct {
 	ID          int             `json:"id"`
 	GroupID     int             `json:"group_id"`
@@ -109,7 +113,7 @@ type groupAssignmentDetail struct {
 	Metadata    json.RawMessage `json:"metadata"`
 	LicenseID   int             `json:"license_id"`
 	LicenseName string          `json:"license_name"`
-	PlatformKey string          `json:"platform_key"`
+	PlatformKey string          `json:"platform_key,omitempty"` // user licenses only
 	*programGroupAssignmentFields
 }
 
@@ -134,6 +138,7 @@ func (s *Server) renderAssignment(kind licenseKind, subject subjectKind, l *lice
 			LicenseID: l.id, LicenseName: l.name, PlatformKey: l.platformKey,
 		}
 		if kind == kindProgram {
+			d.PlatformKey = ""
 			d.programGroupAssignmentFields = &programGroupAssignmentFields{
 				Created: formatTime(a.created), Modified: formatTime(a.modified),
 				ProgramKey: l.programKey, ProgramName: l.programKey,
@@ -148,6 +153,7 @@ func (s *Server) renderAssignment(kind licenseKind, subject subjectKind, l *lice
 		LicenseID: l.id, LicenseName: l.name, PlatformKey: l.platformKey,
 	}
 	if kind == kindProgram {
+		d.PlatformKey = ""
 		d.programUserAssignmentFields = &programUserAssignmentFields{
 			Name: u.Name, Direct: a.direct, Created: formatTime(a.created), Modified: formatTime(a.modified),
 			ProgramKey: l.programKey,
@@ -387,7 +393,8 @@ func (s *Server) listAssignments(kind licenseKind, subject subjectKind) handlerF
 }
 
 // deleteAssignment removes an assignment given by the assignment_id and
-// license_id query parameters.
+// license_id query parameters. Success is a 200 without a body, as
+// documented.
 func (s *Server) deleteAssignment(kind licenseKind, subject subjectKind) handlerFunc {
 	return func(r *http.Request) response {
 		f := queryFields(r.URL.Query())
@@ -412,6 +419,6 @@ func (s *Server) deleteAssignment(kind licenseKind, subject subjectKind) handler
 		}
 		t.remove(a)
 		s.counters.deletes++
-		return written(http.StatusOK, detail("Assignment successfully deleted"))
+		return written(http.StatusOK, nil)
 	}
 }

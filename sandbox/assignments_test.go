@@ -28,7 +28,7 @@ func TestGroupAssignments(t *testing.T) {
 		created, modified := res.body["created"].(string), res.body["modified"].(string)
 		require.Equal(t, jsonOf(t, `{
 			"id": 1, "group_id": 7, "group_name": "Group 7", "active": true, "fulfilled": false, "redirect_to": "",
-			"metadata": {"a": 1}, "license_id": 1, "license_name": "Data program", "platform_key": "acme",
+			"metadata": {"a": 1}, "license_id": 1, "license_name": "Data program",
 			"created": "`+created+`", "modified": "`+modified+`", "program_key": "program-v1:acme+data+2024",
 			"program_name": "program-v1:acme+data+2024", "user_count": 0, "assigned_count": 0}`), res.body)
 
@@ -86,7 +86,7 @@ func TestGroupAssignments(t *testing.T) {
 		res := b.call(t, http.MethodGet, programPath+"?license_id=1&page_size=2", nil)
 		requireStatus(t, http.StatusOK, res)
 		require.Equal(t, float64(5), res.body["count"])
-		require.NotNil(t, res.body["next"])
+		require.NotNil(t, res.body["next_page"])
 		require.Equal(t, float64(1), res.body["results"].([]any)[0].(map[string]any)["group_id"])
 
 		res = b.call(t, http.MethodGet, programPath+"?license_id=1&group_id=4", nil)
@@ -101,7 +101,7 @@ func TestGroupAssignments(t *testing.T) {
 
 		res = b.call(t, http.MethodDelete, programPath+"?assignment_id=2&license_id=1&remove_user_assignments=true", nil)
 		requireStatus(t, http.StatusOK, res)
-		require.Equal(t, jsonOf(t, `{"detail": "Assignment successfully deleted"}`), res.body)
+		require.Empty(t, res.raw, "a delete answers no body")
 		res = b.call(t, http.MethodDelete, programPath+"?assignment_id=2&license_id=1", nil)
 		requireStatus(t, http.StatusNotFound, res)
 		require.Equal(t, jsonOf(t, `{"detail": "Assignment not found."}`), res.body)
@@ -137,7 +137,7 @@ func TestUserAssignments(t *testing.T) {
 	created, modified := res.body["created"].(string), res.body["modified"].(string)
 	require.Equal(t, jsonOf(t, `{
 		"id": 1, "user_id": 1, "username": "ada", "email": "ada@example.com", "active": true, "fulfilled": false,
-		"redirect_to": "", "metadata": {}, "license_id": 1, "license_name": "Data program", "platform_key": "acme",
+		"redirect_to": "", "metadata": {}, "license_id": 1, "license_name": "Data program",
 		"name": "Ada L", "direct": false, "created": "`+created+`", "modified": "`+modified+`",
 		"program_key": "program-v1:acme+data+2024"}`), res.body)
 

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"strings"
 	"time"
 )
 
@@ -31,6 +32,19 @@ const (
 	DefaultUiPathQuantity = 1000
 )
 
+// The Authorization schemes a Server can accept for Data Manager paths
+// (Config.AuthScheme).
+const (
+	// AuthSchemeAPIToken is "Authorization: Api-Token <token>", the default.
+	AuthSchemeAPIToken = "Api-Token"
+	// AuthSchemeToken is "Authorization: Token <token>".
+	AuthSchemeToken = "Token"
+	// AuthSchemeAPIKey is "Authorization: Api-Key <token>".
+	AuthSchemeAPIKey = "Api-Key"
+	// AuthSchemeBearer is "Authorization: Bearer <token>".
+	AuthSchemeBearer = "Bearer"
+)
+
 // DefaultBundleCodes are the UiPath user bundle codes an account holds when
 // UiPathConfig.Quantities is empty, each with DefaultUiPathQuantity licenses.
 var DefaultBundleCodes = []string{"RPADEVPRONU", "IDU", "CTZDEVCU", "ATTUU"}
@@ -39,8 +53,14 @@ var DefaultBundleCodes = []string{"RPADEVPRONU", "IDU", "CTZDEVCU", "ATTUU"}
 // usable.
 type Config struct {
 	// Token is the Data Manager API token. Requests to Data Manager paths must
-	// send "Authorization: Api-Token <Token>". Required.
+	// send "Authorization: <AuthScheme> <Token>". Required.
 	Token string
+
+	// AuthScheme is the Authorization scheme Data Manager paths accept: one
+	// of AuthSchemeAPIToken, AuthSchemeToken, AuthSchemeAPIKey and
+	// AuthSchemeBearer, matched case-insensitively. Defaults to
+	// AuthSchemeAPIToken.
+	AuthScheme string
 
 	// Latency is added to every API request before it is handled. The wait
 	// ends early when the request's context is done. Defaults to none.
@@ -57,6 +77,25 @@ type Config struct {
 	// answer is lost after the write took effect: the client gets a 503, or a
 	// reset connection when FailStatus.Reset is set. Defaults to 0.
 	FailAfterWrite float64
+
+	// OutageAfter and OutageFor schedule an outage: from OutageAfter after New
+	// until OutageFor later, every API request answers 503 before taking
+	// effect. No outage is scheduled when OutageFor is zero. Server.StartOutage
+	// (or POST /_sandbox/outage) starts one at any time.
+	OutageAfter time.Duration
+	OutageFor   time.Duration
+
+	// IgnoreListFilters makes the license lists ignore the external_id
+	// filter: they answer every license matching the other filters, paged,
+	// like a server that does not support the filter. Defaults to false.
+	IgnoreListFilters bool
+
+	// IssuerSchemaForms makes the issuer endpoints answer in the forms of the
+	// OpenAPI schema instead of those of the endpoints' docstrings: create
+	// answers the bare issuer instead of {"status", "result"}, GET and PUT
+	// the issuer object instead of a one-element array, and DELETE 204
+	// without a body instead of 200 {"status"}. Defaults to false.
+	IssuerSchemaForms bool
 
 	// Seed seeds the random source of fault decisions, so that a run can be
 	// replayed. Defaults to a time-based seed.
@@ -104,6 +143,12 @@ func (c Config) Validate() error {
 	switch {
 	case c.Token == "":
 		return errors.New("Token is required")
+	case c.AuthScheme != "" && canonicalAuthScheme(c.AuthScheme) == "":
+		return fmt.Errorf("AuthScheme %q is not one of Api-Token, Token, Api-Key and Bearer", c.AuthScheme)
+	case c.OutageAfter < 0:
+		return errors.New("OutageAfter cannot be negative")
+	case c.OutageFor < 0:
+		return errors.New("OutageFor cannot be negative")
 	case c.Latency < 0:
 		return errors.New("Latency cannot be negative")
 	case c.FailRate < 0 || c.FailRate > 1:
@@ -145,4 +190,15 @@ func (c UiPathConfig) withDefaults() UiPathConfig {
 		c.Quantities = maps.Clone(c.Quantities)
 	}
 	return c
+}
+
+// canonicalAuthScheme returns the spelling of the accepted scheme that
+// matches scheme case-insensitively, or "" when none does.
+func canonicalAuthScheme(scheme string) string {
+	for _, s := range []string{AuthSchemeAPIToken, AuthSchemeToken, AuthSchemeAPIKey, AuthSchemeBearer} {
+		if strings.EqualFold(s, scheme) {
+			return s
+		}
+	}
+	return ""
 }

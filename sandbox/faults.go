@@ -68,22 +68,58 @@ type faults struct {
 	afterWrite float64
 	status     FailStatus
 
-	mu  sync.Mutex
-	rng *rand.Rand
+	mu          sync.Mutex
+	rng         *rand.Rand
+	outageFrom  time.Time // API requests in [outageFrom, outageUntil) answer 503
+	outageUntil time.Time
 }
 
-func newFaults(cfg Config) *faults {
+// newFaults returns the faults of cfg for a server started at start.
+func newFaults(cfg Config, start time.Time) *faults {
 	seed := uint64(cfg.Seed)
 	if seed == 0 {
 		seed = uint64(time.Now().UnixNano())
 	}
-	return &faults{
+	f := &faults{
 		latency:    cfg.Latency,
 		failRate:   cfg.FailRate,
 		afterWrite: cfg.FailAfterWrite,
 		status:     cfg.FailStatus,
 		rng:        rand.New(rand.NewPCG(seed, seed>>1|1)),
 	}
+	if cfg.OutageFor > 0 {
+		f.outageFrom = start.Add(cfg.OutageAfter)
+		f.outageUntil = f.outageFrom.Add(cfg.OutageFor)
+	}
+	return f
+}
+
+// Outage is an outage window: API requests from From until Until answer 503.
+type Outage struct {
+	From  time.Time `json:"from"`
+	Until time.Time `json:"until"`
+}
+
+// startOutage replaces the outage window by one from now for d; a d of zero
+// ends any outage.
+func (f *faults) startOutage(now time.Time, d time.Duration) Outage {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.outageFrom, f.outageUntil = now, now.Add(d)
+	return Outage{From: f.outageFrom, Until: f.outageUntil}
+}
+
+// inOutage reports whether now is inside the outage window.
+func (f *faults) inOutage(now time.Time) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return !now.Before(f.outageFrom) && now.Before(f.outageUntil)
+}
+
+// answerOutage answers a request that arrived during an outage, as a proxy
+// in front of a server being deployed would: 503 without Retry-After.
+func answerOutage(w http.ResponseWriter) {
+	writeJSON(w, http.StatusServiceUnavailable, detail("Service temporarily unavailable"))
 }
 
 // wait sleeps for the configured latency. It reports false when ctx ended

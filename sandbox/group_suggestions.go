@@ -57,8 +57,7 @@ func (s *Server) upsertGroupSuggestion(r *http.Request) response {
 	return written(http.StatusOK, renderGroupSuggestion(sg))
 }
 
-// listGroupSuggestions answers the {count, next_page, previous_page, results}
-// envelope of the group list schema.
+// listGroupSuggestions lists the group suggestions on platform_key.
 func (s *Server) listGroupSuggestions(r *http.Request) response {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -72,7 +71,7 @@ func (s *Server) listGroupSuggestions(r *http.Request) response {
 	if errResp != nil {
 		return *errResp
 	}
-	return ok(groupSuggestionPage{Count: p.Count, NextPage: p.Next, PreviousPage: p.Previous, Results: p.Results})
+	return ok(p)
 }
 
 // deleteGroupSuggestion removes the suggestion given by the suggestion_id and

@@ -13,16 +13,16 @@ const (
 	maxIssuerLimit     = 1000
 )
 
-// issuer is a credential issuer of an org.
+// issuer is a credential issuer of an org. name, url and email hold what
+// requests sent (nil when never sent): the API stores them but answers its
+// own name and url and no email.
 type issuer struct {
 	seq                 int // creation order
 	org                 string
 	entityID            string
-	name                string
 	iconImage           string
-	email               string
-	url                 string
 	allowedTemplateTags json.RawMessage // null or a list of strings
+	name, url, email    *string
 }
 
 // issuerStore holds issuers by entityId, which is unique across orgs.
@@ -33,7 +33,9 @@ type issuerStore struct {
 
 func newIssuerStore() *issuerStore { return &issuerStore{byEntityID: map[string]*issuer{}} }
 
-// issuerDetail is the issuer shape of the credentials API.
+// issuerDetail is the Issuer schema. name, org, signatories and url are
+// read-only: the sandbox's orgs have no display name, site or signatories of
+// their own, so name is the org key, url is empty and signatories is {}.
 type issuerDetail struct {
 	Name                string            `json:"name"`
 	Org                 string            `json:"org"`
@@ -41,15 +43,42 @@ type issuerDetail struct {
 	Signatories         map[string]string `json:"signatories"`
 	URL                 string            `json:"url"`
 	IconImage           string            `json:"iconImage"`
-	Email               string            `json:"email"`
 	AllowedTemplateTags json.RawMessage   `json:"allowed_template_tags"`
 }
 
 func (is *issuer) detail() issuerDetail {
 	return issuerDetail{
-		Name: is.name, Org: is.org, EntityID: is.entityID, Signatories: map[string]string{},
-		URL: is.url, IconImage: is.iconImage, Email: is.email, AllowedTemplateTags: is.allowedTemplateTags,
+		Name: is.org, Org: is.org, EntityID: is.entityID, Signatories: map[string]string{},
+		URL: "", IconImage: is.iconImage, AllowedTemplateTags: is.allowedTemplateTags,
 	}
+}
+
+// StoredIssuer is an issuer as the sandbox stores it, with the fields the
+// API takes but does not answer: Name, URL and Email as last sent (nil when
+// never sent). It is served by GET /_sandbox/issuers/{entity_id} and
+// returned by Server.Issuer.
+type StoredIssuer struct {
+	Org                 string          `json:"org"`
+	EntityID            string          `json:"entityId"`
+	IconImage           string          `json:"iconImage"`
+	AllowedTemplateTags json.RawMessage `json:"allowed_template_tags"`
+	Name                *string         `json:"name"`
+	URL                 *string         `json:"url"`
+	Email               *string         `json:"email"`
+}
+
+// Issuer returns the stored issuer whose entityId is entityID.
+func (s *Server) Issuer(entityID string) (StoredIssuer, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	is := s.issuers.byEntityID[entityID]
+	if is == nil {
+		return StoredIssuer{}, false
+	}
+	return StoredIssuer{
+		Org: is.org, EntityID: is.entityID, IconImage: is.iconImage, AllowedTemplateTags: is.allowedTemplateTags,
+		Name: is.name, URL: is.url, Email: is.email,
+	}, true
 }
 
 // credentialsStatus is the status part of wrapped credentials answers.
@@ -64,6 +93,11 @@ type wrapped struct {
 	Result any               `json:"result"`
 }
 
+// statusOnly is the {"status": {...}} answer of an issuer delete.
+type statusOnly struct {
+	Status credentialsStatus `json:"status"`
+}
+
 // issuerPage is the result of the issuer list.
 type issuerPage struct {
 	Next        *string        `json:"next"`
@@ -75,23 +109,27 @@ type issuerPage struct {
 	MaxPageSize int            `json:"max_page_size"`
 }
 
-// issuerInput holds the writable issuer fields; nil means absent.
+// issuerInput holds the issuer fields of a create or update; nil means
+// absent.
 type issuerInput struct {
-	entityID, name, iconImage, email, url *string
-	allowedTemplateTags                   json.RawMessage
+	entityID, iconImage string
+	name, email, url    *string
+	allowedTemplateTags json.RawMessage
 }
 
+// readIssuerInput reads the Issuer schema's writable fields, entityId and
+// iconImage required, and the docstring's name, email and url.
 func readIssuerInput(f *fields) issuerInput {
 	var in issuerInput
+	in.entityID, _ = f.str("entityId", true)
+	in.iconImage, _ = f.str("iconImage", true)
 	opt := func(name string) *string {
 		if v, ok := f.str(name, false); ok {
 			return &v
 		}
 		return nil
 	}
-	in.entityID = opt("entityId")
 	in.name = opt("name")
-	in.iconImage = opt("iconImage")
 	in.email = opt("email")
 	in.url = opt("url")
 	if f.isNull("allowed_template_tags") {
@@ -109,28 +147,50 @@ func readIssuerInput(f *fields) issuerInput {
 }
 
 func (in issuerInput) apply(is *issuer) {
+	is.iconImage = in.iconImage
 	if in.name != nil {
-		is.name = *in.name
-	}
-	if in.iconImage != nil {
-		is.iconImage = *in.iconImage
+		is.name = in.name
 	}
 	if in.email != nil {
-		is.email = *in.email
+		is.email = in.email
 	}
 	if in.url != nil {
-		is.url = *in.url
+		is.url = in.url
 	}
 	if in.allowedTemplateTags != nil {
 		is.allowedTemplateTags = in.allowedTemplateTags
 	}
 }
 
-// createIssuer accepts both documented bodies: the schema's entityId +
-// iconImage, or the docstring's name + iconImage/email/url. One of name and
-// entityId is required; a missing entityId is generated, a missing name is the
-// entityId.
+// knownIssuerUser answers 404 unless the path's {user} is a known user: a
+// numeric user id or a username.
+func (s *Server) knownIssuerUser(r *http.Request) *response {
+	if _, ok := s.suggestionUser(r.PathValue("user")); ok {
+		return nil
+	}
+	resp := notFound("Not found.")
+	return &resp
+}
+
+// issuerAnswer is the answer holding one issuer: the bare object in the
+// schema's form, else wrapped as description says (create) or a one-element
+// array (GET, PUT).
+func (s *Server) issuerAnswer(d issuerDetail, description string) any {
+	switch {
+	case s.issuerSchemaForms:
+		return d
+	case description != "":
+		return wrapped{Status: credentialsStatus{Success: true, Description: description}, Result: d}
+	}
+	return []issuerDetail{d}
+}
+
+// createIssuer creates an issuer under the entityId the request gives; a
+// duplicate answers 400.
 func (s *Server) createIssuer(r *http.Request) response {
+	if errResp := s.knownIssuerUser(r); errResp != nil {
+		return *errResp
+	}
 	f, errResp := bodyFields(r)
 	if errResp != nil {
 		return *errResp
@@ -139,35 +199,28 @@ func (s *Server) createIssuer(r *http.Request) response {
 	if errResp := f.failed(); errResp != nil {
 		return *errResp
 	}
-	if (in.entityID == nil || *in.entityID == "") && (in.name == nil || *in.name == "") {
-		return fieldError("name", msgRequired)
-	}
 
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	st := s.issuers
-	st.lastSeq++
-	is := &issuer{seq: st.lastSeq, org: r.PathValue("org"), allowedTemplateTags: json.RawMessage("null")}
-	if in.entityID != nil && *in.entityID != "" {
-		if st.byEntityID[*in.entityID] != nil {
-			return fieldError("entityId", "issuer with this entityId already exists.")
-		}
-		is.entityID = *in.entityID
-	} else {
-		for n := is.seq; is.entityID == "" || st.byEntityID[is.entityID] != nil; n++ {
-			is.entityID = "issuer-" + strconv.Itoa(n)
-		}
+	if st.byEntityID[in.entityID] != nil {
+		return fieldError("entityId", "issuer with this entityId already exists.")
 	}
-	is.name = is.entityID
+	st.lastSeq++
+	is := &issuer{seq: st.lastSeq, org: r.PathValue("org"), entityID: in.entityID, allowedTemplateTags: json.RawMessage("null")}
 	in.apply(is)
 	st.byEntityID[is.entityID] = is
 	s.counters.creates++
-	return written(http.StatusOK, wrapped{Status: credentialsStatus{Success: true, Description: "Created"}, Result: is.detail()})
+	return written(http.StatusOK, s.issuerAnswer(is.detail(), "Created"))
 }
 
 // listIssuers lists the org's issuers whose name contains q, paged by limit
-// and offset.
+// and offset. Both forms answer the docstring's wrapped page: the schema's
+// answer for the list is a single Issuer.
 func (s *Server) listIssuers(r *http.Request) response {
+	if errResp := s.knownIssuerUser(r); errResp != nil {
+		return *errResp
+	}
 	q := r.URL.Query()
 	limit, offset := defaultIssuerLimit, 0
 	if n, err := strconv.Atoi(q.Get("limit")); err == nil && n > 0 {
@@ -183,7 +236,7 @@ func (s *Server) listIssuers(r *http.Request) response {
 	defer s.mu.Unlock()
 	var matches []*issuer
 	for _, is := range s.issuers.byEntityID {
-		if is.org == org && strings.Contains(strings.ToLower(is.name), search) {
+		if is.org == org && strings.Contains(strings.ToLower(is.detail().Name), search) {
 			matches = append(matches, is)
 		}
 	}
@@ -221,20 +274,27 @@ func (s *Server) findIssuer(r *http.Request) *issuer {
 	return is
 }
 
-// getIssuer answers the bare issuer object (the schema's form).
+// getIssuer answers the issuer as a one-element array, or the object in the
+// schema's form.
 func (s *Server) getIssuer(r *http.Request) response {
+	if errResp := s.knownIssuerUser(r); errResp != nil {
+		return *errResp
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	is := s.findIssuer(r)
 	if is == nil {
 		return notFound("Issuer not found.")
 	}
-	return ok(is.detail())
+	return ok(s.issuerAnswer(is.detail(), ""))
 }
 
-// updateIssuer changes the given fields; entityId cannot change. It answers
-// the bare issuer object.
+// updateIssuer replaces the issuer's writable fields; entityId cannot change.
+// It answers like getIssuer.
 func (s *Server) updateIssuer(r *http.Request) response {
+	if errResp := s.knownIssuerUser(r); errResp != nil {
+		return *errResp
+	}
 	f, errResp := bodyFields(r)
 	if errResp != nil {
 		return *errResp
@@ -249,16 +309,20 @@ func (s *Server) updateIssuer(r *http.Request) response {
 	if is == nil {
 		return notFound("Issuer not found.")
 	}
-	if in.entityID != nil && *in.entityID != is.entityID {
+	if in.entityID != is.entityID {
 		return fieldError("entityId", "entityId cannot be changed.")
 	}
 	in.apply(is)
 	s.counters.updates++
-	return written(http.StatusOK, is.detail())
+	return written(http.StatusOK, s.issuerAnswer(is.detail(), ""))
 }
 
-// deleteIssuer answers 204 with no body.
+// deleteIssuer answers 200 {"status": {"success": true, "description":
+// "Deleted"}}, or 204 without a body in the schema's form.
 func (s *Server) deleteIssuer(r *http.Request) response {
+	if errResp := s.knownIssuerUser(r); errResp != nil {
+		return *errResp
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	is := s.findIssuer(r)
@@ -267,5 +331,8 @@ func (s *Server) deleteIssuer(r *http.Request) response {
 	}
 	delete(s.issuers.byEntityID, is.entityID)
 	s.counters.deletes++
-	return written(http.StatusNoContent, nil)
+	if s.issuerSchemaForms {
+		return written(http.StatusNoContent, nil)
+	}
+	return written(http.StatusOK, statusOnly{Status: credentialsStatus{Success: true, Description: "Deleted"}})
 }

@@ -75,12 +75,80 @@ func (s *Server) History() []HistoryEntry {
 	return out
 }
 
-// licenseDetail is the license detail shape of the API.
+// licenseDetail is the license detail shape of the API (ProgramLicenseDetail,
+// UserLicenseDetail). It holds neither enrollment_config nor transaction_id:
+// the API does not echo them (see StoredLicense).
 type licenseDetail struct {
+	ID          int               `json:"id"`
+	Created     string            `json:"created"`
+	Started     string            `json:"started"`
+	Expired     *string           `json:"expired"`
+	Name        string            `json:"name"`
+	Count       int               `json:"count"`
+	Active      bool              `json:"active"`
+	Metadata    json.RawMessage   `json:"metadata"`
+	Source      string            `json:"source"`
+	ExternalID  *string           `json:"external_id"`
+	PlatformKey string            `json:"platform_key"`
+	ProgramID   string            `json:"program_id,omitempty"`
+	ProgramKey  string            `json:"program_key,omitempty"`
+	ProgramName string            `json:"program_name,omitempty"`
+	UsageCount  int               `json:"usage_count"`
+	Assignments *assignmentCounts `json:"assignments,omitempty"`
+}
+
+// assignmentCounts are the verbose list's counts of a license's user
+// assignments: all of them, the active and fulfilled ones, and the active
+// ones not yet fulfilled.
+type assignmentCounts struct {
+	Total   int `json:"total"`
+	Active  int `json:"active"`
+	Pending int `json:"pending"`
+}
+
+// renderLicense builds the detail of l, with its assignment counts when
+// verbose. Callers hold s.mu.
+func (s *Server) renderLicense(kind licenseKind, l *license, verbose bool) licenseDetail {
+	assigned := s.userAssignments[kind].byLicense[l.id]
+	d := licenseDetail{
+		ID:          l.id,
+		Created:     formatTime(l.created),
+		Started:     formatTime(l.started),
+		Expired:     formatTimePtr(l.expired),
+		Name:        l.name,
+		Count:       l.count,
+		Active:      l.active,
+		Metadata:    l.metadata,
+		Source:      l.source,
+		ExternalID:  l.externalID,
+		PlatformKey: l.platformKey,
+		ProgramID:   l.programKey,
+		ProgramKey:  l.programKey,
+		ProgramName: l.programKey,
+		UsageCount:  len(assigned),
+	}
+	if verbose {
+		d.Assignments = &assignmentCounts{Total: len(assigned)}
+		for _, a := range assigned {
+			switch {
+			case a.active && a.fulfilled:
+				d.Assignments.Active++
+			case a.active:
+				d.Assignments.Pending++
+			}
+		}
+	}
+	return d
+}
+
+// StoredLicense is a license as the sandbox stores it, with the fields the
+// API takes but does not answer (EnrollmentConfig, TransactionID). It is
+// served by GET /_sandbox/licenses/{kind} and returned by Server.License.
+type StoredLicense struct {
 	ID               int             `json:"id"`
-	Created          string          `json:"created"`
-	Started          string          `json:"started"`
-	Expired          *string         `json:"expired"`
+	Created          time.Time       `json:"created"`
+	Started          time.Time       `json:"started"`
+	Expired          *time.Time      `json:"expired"`
 	Name             string          `json:"name"`
 	Count            int             `json:"count"`
 	Active           bool            `json:"active"`
@@ -89,33 +157,31 @@ type licenseDetail struct {
 	Source           string          `json:"source"`
 	ExternalID       *string         `json:"external_id"`
 	PlatformKey      string          `json:"platform_key"`
-	ProgramID        string          `json:"program_id,omitempty"`
-	ProgramKey       string          `json:"program_key,omitempty"`
-	ProgramName      string          `json:"program_name,omitempty"`
-	UsageCount       int             `json:"usage_count"`
-	TransactionID    string          `json:"transaction_id"`
+	// ProgramKey is empty for user licenses.
+	ProgramKey string `json:"program_key,omitempty"`
+	// TransactionID is the transaction_id of the last write that sent one.
+	TransactionID string `json:"transaction_id"`
 }
 
-// renderLicense builds the detail of l. Callers hold s.mu.
-func (s *Server) renderLicense(kind licenseKind, l *license) licenseDetail {
-	return licenseDetail{
-		ID:               l.id,
-		Created:          formatTime(l.created),
-		Started:          formatTime(l.started),
-		Expired:          formatTimePtr(l.expired),
-		Name:             l.name,
-		Count:            l.count,
-		Active:           l.active,
-		Metadata:         l.metadata,
-		EnrollmentConfig: l.enrollmentConfig,
-		Source:           l.source,
-		ExternalID:       l.externalID,
-		PlatformKey:      l.platformKey,
-		ProgramID:        l.programKey,
-		ProgramKey:       l.programKey,
-		ProgramName:      l.programKey,
-		UsageCount:       len(s.userAssignments[kind].byLicense[l.id]),
-		TransactionID:    l.transactionID,
+// License returns the stored license of kind ("program" or "user") whose
+// external_id is externalID.
+func (s *Server) License(kind, externalID string) (StoredLicense, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st := s.licenses[licenseKind(kind)]
+	if st == nil || st.byExternalID[externalID] == nil {
+		return StoredLicense{}, false
+	}
+	return st.byExternalID[externalID].stored(), true
+}
+
+// stored copies l. Callers hold s.mu.
+func (l *license) stored() StoredLicense {
+	return StoredLicense{
+		ID: l.id, Created: l.created, Started: l.started, Expired: l.expired, Name: l.name,
+		Count: l.count, Active: l.active, Metadata: l.metadata, EnrollmentConfig: l.enrollmentConfig,
+		Source: l.source, ExternalID: l.externalID, PlatformKey: l.platformKey, ProgramKey: l.programKey,
+		TransactionID: l.transactionID,
 	}
 }
 
@@ -231,7 +297,7 @@ func (s *Server) createLicense(kind licenseKind) handlerFunc {
 		}
 		s.recordHistory(kind, l, in, "create", nil)
 		s.counters.creates++
-		return written(http.StatusOK, s.renderLicense(kind, l))
+		return written(http.StatusOK, s.renderLicense(kind, l, false))
 	}
 }
 
@@ -380,7 +446,7 @@ func (s *Server) updateLicense(kind licenseKind) handlerFunc {
 		}
 		s.recordHistory(kind, l, in, "update", changed)
 		s.counters.updates++
-		return written(http.StatusOK, s.renderLicense(kind, l))
+		return written(http.StatusOK, s.renderLicense(kind, l, false))
 	}
 }
 
@@ -392,7 +458,7 @@ func sameString(a, b *string) bool {
 type licenseFilter struct {
 	platform, org, program, name, query, source string
 	active                                      *bool
-	descending                                  bool
+	descending, verbose                         bool
 }
 
 func (lf licenseFilter) match(l *license) bool {
@@ -419,6 +485,7 @@ func readLicenseFilter(q url.Values) (licenseFilter, *response) {
 	if v, ok := qf.boolean("active"); ok {
 		lf.active = &v
 	}
+	lf.verbose, _ = qf.boolean("verbose")
 	var errResp *response
 	lf.descending, errResp = readSort(q, true)
 	if errResp != nil {
@@ -428,7 +495,8 @@ func readLicenseFilter(q url.Values) (licenseFilter, *response) {
 }
 
 // listLicenses lists the licenses of kind matching the query's filters. An
-// external_id filter is answered from the index.
+// external_id filter is answered from the index, or ignored with
+// Config.IgnoreListFilters.
 func (s *Server) listLicenses(kind licenseKind) handlerFunc {
 	return func(r *http.Request) response {
 		q := r.URL.Query()
@@ -440,7 +508,7 @@ func (s *Server) listLicenses(kind licenseKind) handlerFunc {
 		defer s.mu.Unlock()
 		st := s.licenses[kind]
 		var matches []*license
-		if ext := q.Get("external_id"); ext != "" {
+		if ext := q.Get("external_id"); ext != "" && !s.ignoreListFilters {
 			if l := st.byExternalID[ext]; l != nil && lf.match(l) {
 				matches = append(matches, l)
 			}
@@ -455,7 +523,7 @@ func (s *Server) listLicenses(kind licenseKind) handlerFunc {
 				}
 			}
 		}
-		p, errResp := paginate(r, matches, func(l *license) licenseDetail { return s.renderLicense(kind, l) })
+		p, errResp := paginate(r, matches, func(l *license) licenseDetail { return s.renderLicense(kind, l, lf.verbose) })
 		if errResp != nil {
 			return *errResp
 		}

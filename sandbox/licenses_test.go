@@ -68,10 +68,14 @@ func TestCreateLicense(t *testing.T) {
 		require.Equal(t, jsonOf(t, `{
 			"id": 1, "created": "`+created.(string)+`", "started": "2024-01-01T00:00:00Z",
 			"expired": "2025-01-01T00:00:00Z", "name": "Data program", "count": 10, "active": true,
-			"metadata": {"tier": "gold", "seats": 10}, "enrollment_config": {}, "source": "api",
+			"metadata": {"tier": "gold", "seats": 10}, "source": "api",
 			"external_id": "ext-1", "platform_key": "acme", "program_id": "program-v1:acme+data+2024",
 			"program_key": "program-v1:acme+data+2024", "program_name": "program-v1:acme+data+2024",
-			"usage_count": 0, "transaction_id": "tx-1"}`), res.body)
+			"usage_count": 0}`), res.body)
+		stored, found := b.srv.License("program", "ext-1")
+		require.True(t, found)
+		require.Equal(t, "tx-1", stored.TransactionID)
+		require.JSONEq(t, `{}`, string(stored.EnrollmentConfig))
 
 		st := b.srv.Stats()
 		require.Equal(t, 1, st.ProgramLicenses)
@@ -227,8 +231,10 @@ func TestUpdateLicense(t *testing.T) {
 		require.Equal(t, float64(25), res.body["count"])
 		require.Equal(t, false, res.body["active"])
 		require.Equal(t, "acme", res.body["platform_key"])
-		require.Equal(t, "tx-2", res.body["transaction_id"])
+		require.NotContains(t, res.body, "transaction_id")
 		require.Equal(t, "ext-1", res.body["external_id"])
+		stored, _ := b.srv.License("program", "ext-1")
+		require.Equal(t, "tx-2", stored.TransactionID)
 	})
 
 	t.Run("ByExternalID", func(t *testing.T) {
@@ -371,8 +377,8 @@ func TestListLicenses(t *testing.T) {
 			if tt.ids != nil {
 				require.Equal(t, tt.ids, ids(res))
 			}
-			require.Equal(t, tt.hasNext, res.body["next"] != nil, "next: %v", res.body["next"])
-			require.Equal(t, tt.hasPrev, res.body["previous"] != nil, "previous: %v", res.body["previous"])
+			require.Equal(t, tt.hasNext, res.body["next_page"] != nil, "next_page: %v", res.body["next_page"])
+			require.Equal(t, tt.hasPrev, res.body["previous_page"] != nil, "previous_page: %v", res.body["previous_page"])
 		})
 	}
 
@@ -380,11 +386,11 @@ func TestListLicenses(t *testing.T) {
 		t.Parallel()
 		res := b.call(t, http.MethodGet, programLicensesPath+"?page=2&page_size=10&key=acme", nil)
 		requireStatus(t, http.StatusOK, res)
-		next, err := url.Parse(res.body["next"].(string))
+		next, err := url.Parse(res.body["next_page"].(string))
 		require.NoError(t, err)
 		require.Equal(t, strings.TrimPrefix(b.url, "http://"), next.Host)
 		require.Equal(t, url.Values{"page": {"3"}, "page_size": {"10"}, "key": {"acme"}}, next.Query())
-		prev, err := url.Parse(res.body["previous"].(string))
+		prev, err := url.Parse(res.body["previous_page"].(string))
 		require.NoError(t, err)
 		require.Equal(t, url.Values{"page_size": {"10"}, "key": {"acme"}}, prev.Query())
 
@@ -398,7 +404,7 @@ func TestListLicenses(t *testing.T) {
 				require.False(t, seen[id])
 				seen[id] = true
 			}
-			link, _ = res.body["next"].(string)
+			link, _ = res.body["next_page"].(string)
 		}
 		require.Len(t, seen, 45)
 	})
@@ -422,7 +428,7 @@ func TestListLicenses(t *testing.T) {
 		t.Parallel()
 		res := b.call(t, http.MethodGet, userLicensesPath, nil)
 		requireStatus(t, http.StatusOK, res)
-		require.Equal(t, jsonOf(t, `{"count": 0, "next": null, "previous": null, "results": []}`), res.body)
+		require.Equal(t, jsonOf(t, `{"count": 0, "next_page": null, "previous_page": null, "results": []}`), res.body)
 	})
 }
 

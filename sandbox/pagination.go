@@ -83,17 +83,9 @@ func pageURL(r *http.Request, set map[string]string) *string {
 	return &s
 }
 
-// page is the catalog list envelope.
+// page is the catalog list envelope of the OpenAPI schema's Paginated*
+// models: the links are named next_page and previous_page.
 type page struct {
-	Count    int     `json:"count"`
-	Next     *string `json:"next"`
-	Previous *string `json:"previous"`
-	Results  any     `json:"results"`
-}
-
-// groupSuggestionPage is the envelope of the group-suggestion list, whose
-// schema names the links next_page and previous_page.
-type groupSuggestionPage struct {
 	Count        int     `json:"count"`
 	NextPage     *string `json:"next_page"`
 	PreviousPage *string `json:"previous_page"`
@@ -116,7 +108,7 @@ func paginate[T, R any](r *http.Request, items []T, render func(T) R) (page, *re
 		results = append(results, render(it))
 	}
 	next, prev := pr.links(r, len(items))
-	return page{Count: len(items), Next: next, Previous: prev, Results: results}, nil
+	return page{Count: len(items), NextPage: next, PreviousPage: prev, Results: results}, nil
 }
 
 // readSort reads sort: "id" or "-id". It reports whether the order is

@@ -1,6 +1,7 @@
 package sandbox
 
 import (
+	"cmp"
 	"crypto/subtle"
 	"fmt"
 	"maps"
@@ -14,11 +15,15 @@ import (
 // Server is the fake API. It implements http.Handler and is safe for
 // concurrent use. Create one with New.
 type Server struct {
-	token  []byte
-	uipath UiPathConfig
-	dir    *directory
-	faults *faults
-	mux    *http.ServeMux
+	token             []byte
+	authScheme        string
+	ignoreListFilters bool
+	issuerSchemaForms bool
+	uipath            UiPathConfig
+	dir               *directory
+	faults            *faults
+	mux               *http.ServeMux // API paths
+	inspect           *http.ServeMux // inspectPrefix paths
 
 	mu               sync.Mutex
 	counters         counters
@@ -40,20 +45,24 @@ func New(cfg Config) *Server {
 		panic(fmt.Sprintf("sandbox: invalid config: %v", err))
 	}
 	s := &Server{
-		token:            []byte(cfg.Token),
-		uipath:           cfg.UiPath.withDefaults(),
-		dir:              newDirectory(cfg.Fixtures),
-		faults:           newFaults(cfg),
-		mux:              http.NewServeMux(),
-		counters:         counters{byEndpoint: map[string]int64{}},
-		licenses:         map[licenseKind]*licenseStore{},
-		groupAssignments: map[licenseKind]*assignmentTable{},
-		userAssignments:  map[licenseKind]*assignmentTable{},
-		suggestions:      newSuggestionTable(),
-		groupSuggestions: newSuggestionTable(),
-		issuers:          newIssuerStore(),
-		uipathTokens:     map[string]time.Time{},
-		allocations:      map[allocationKey][]string{},
+		token:             []byte(cfg.Token),
+		authScheme:        cmp.Or(canonicalAuthScheme(cfg.AuthScheme), AuthSchemeAPIToken),
+		ignoreListFilters: cfg.IgnoreListFilters,
+		issuerSchemaForms: cfg.IssuerSchemaForms,
+		uipath:            cfg.UiPath.withDefaults(),
+		dir:               newDirectory(cfg.Fixtures),
+		faults:            newFaults(cfg, time.Now()),
+		mux:               http.NewServeMux(),
+		inspect:           http.NewServeMux(),
+		counters:          counters{byEndpoint: map[string]int64{}},
+		licenses:          map[licenseKind]*licenseStore{},
+		groupAssignments:  map[licenseKind]*assignmentTable{},
+		userAssignments:   map[licenseKind]*assignmentTable{},
+		suggestions:       newSuggestionTable(),
+		groupSuggestions:  newSuggestionTable(),
+		issuers:           newIssuerStore(),
+		uipathTokens:      map[string]time.Time{},
+		allocations:       map[allocationKey][]string{},
 	}
 	for _, kind := range licenseKinds {
 		s.licenses[kind] = newLicenseStore()
@@ -71,7 +80,7 @@ const maxBodyBytes = 32 << 20
 type authScheme int
 
 const (
-	authAPIToken authScheme = iota // Data Manager: "Authorization: Api-Token <token>"
+	authAPIToken authScheme = iota // Data Manager: "Authorization: <Config.AuthScheme> <token>"
 	authBearer                     // UiPath: "Authorization: Bearer <access token>"
 	authNone
 )
@@ -102,25 +111,36 @@ func (e endpoint) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	e.s.send(w, h(r))
 }
 
-// handle registers an endpoint. Patterns ending in "/" match only that path.
+// handle registers an API endpoint. Patterns ending in "/" match only that
+// path.
 func (s *Server) handle(path string, auth authScheme, methods map[string]handlerFunc) {
+	handleOn(s.mux, path, endpoint{s: s, auth: auth, methods: methods})
+}
+
+func handleOn(mux *http.ServeMux, path string, e endpoint) {
 	pattern := path
 	if strings.HasSuffix(path, "/") {
 		pattern += "{$}"
 	}
-	s.mux.Handle(pattern, endpoint{s: s, auth: auth, methods: methods})
+	mux.Handle(pattern, e)
 }
 
-// ServeHTTP serves the API and the sandbox's own /_sandbox/ paths. API
-// requests are counted, delayed by Config.Latency and may fail as configured.
+// ServeHTTP serves the API and the sandbox's own inspection paths under
+// /_sandbox/. API requests are counted, delayed by Config.Latency, answered
+// 503 during an outage and may fail as configured.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if r.URL.Path == statsPath {
-		s.serveStats(w, r)
+	if strings.HasPrefix(r.URL.Path, inspectPrefix) {
+		s.inspect.ServeHTTP(w, r)
 		return
 	}
 	_, pattern := s.mux.Handler(r)
 	s.countRequest(r.Method, pattern)
 	if !s.faults.wait(r.Context()) {
+		return
+	}
+	if s.faults.inOutage(time.Now()) {
+		s.countOutage()
+		answerOutage(w)
 		return
 	}
 	if s.faults.failBefore() {
@@ -155,7 +175,7 @@ func (s *Server) authenticate(auth authScheme, r *http.Request) *response {
 			return nil
 		}
 		resp := errorDetail(http.StatusUnauthorized, msg)
-		resp.header = http.Header{"Www-Authenticate": {"Api-Token"}}
+		resp.header = http.Header{"Www-Authenticate": {s.authScheme}}
 		return &resp
 	case authBearer:
 		return s.checkBearer(r.Header.Get("Authorization"))
@@ -167,7 +187,7 @@ func (s *Server) authenticate(auth authScheme, r *http.Request) *response {
 func (s *Server) checkAPIToken(header string) string {
 	parts := strings.Fields(header)
 	switch {
-	case len(parts) == 0 || !strings.EqualFold(parts[0], "Api-Token"):
+	case len(parts) == 0 || !strings.EqualFold(parts[0], s.authScheme):
 		return "Authentication credentials were not provided."
 	case len(parts) == 1:
 		return "Invalid token header. No credentials provided."
@@ -226,4 +246,5 @@ func (s *Server) routes() {
 	s.handle("/{org}/lease_/api/account/{accountId}/user-license/group/{groupId}", authBearer, allocate)
 	s.handle("/lease_/api/account/{accountId}/user-license/group/{groupId}", authBearer, allocate)
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, _ *http.Request) { s.send(w, notFound("Not found.")) })
+	s.inspectRoutes()
 }

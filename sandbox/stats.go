@@ -2,12 +2,8 @@ package sandbox
 
 import (
 	"maps"
-	"net/http"
 	"strings"
 )
-
-// statsPath serves Stats as JSON, without authentication, latency or faults.
-const statsPath = "/_sandbox/stats"
 
 // Stats is a snapshot of the server's contents and traffic, also served as
 // JSON by GET /_sandbox/stats.
@@ -37,6 +33,8 @@ type Stats struct {
 	Requests int64 `json:"requests"`
 	// Faults counts injected failures, before and after writes.
 	Faults int64 `json:"faults"`
+	// OutageAnswers counts the 503 answers given during outages.
+	OutageAnswers int64 `json:"outage_answers"`
 	// ByEndpoint counts requests per "METHOD /path/" of a known endpoint,
 	// with path wildcards such as {org} left in.
 	ByEndpoint map[string]int64 `json:"by_endpoint"`
@@ -45,7 +43,7 @@ type Stats struct {
 // counters are the traffic counters behind Stats, guarded by Server.mu.
 type counters struct {
 	creates, updates, deletes int64
-	requests, faults          int64
+	requests, faults, outages int64
 	byEndpoint                map[string]int64
 }
 
@@ -70,17 +68,9 @@ func (s *Server) Stats() Stats {
 		Deletes:                 s.counters.deletes,
 		Requests:                s.counters.requests,
 		Faults:                  s.counters.faults,
+		OutageAnswers:           s.counters.outages,
 		ByEndpoint:              maps.Clone(s.counters.byEndpoint),
 	}
-}
-
-func (s *Server) serveStats(w http.ResponseWriter, r *http.Request) {
-	if r.Method != http.MethodGet {
-		w.Header().Set("Allow", http.MethodGet)
-		writeJSON(w, http.StatusMethodNotAllowed, detail("Method \""+r.Method+"\" not allowed."))
-		return
-	}
-	writeJSON(w, http.StatusOK, s.Stats())
 }
 
 // countRequest counts an API request; pattern is the matched route pattern.
@@ -97,4 +87,10 @@ func (s *Server) countFault() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.counters.faults++
+}
+
+func (s *Server) countOutage() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.counters.outages++
 }

@@ -93,7 +93,8 @@ func (s *Server) upsertSuggestionIn(t *suggestionTable, platform string, subject
 }
 
 // deleteSuggestionIn removes the suggestion named by the suggestion_id query
-// parameter, checking platform_key when required or given.
+// parameter, checking platform_key when required or given. Success is a 200
+// without a body, as documented.
 func (s *Server) deleteSuggestionIn(t *suggestionTable, r *http.Request, platformRequired bool) response {
 	f := queryFields(r.URL.Query())
 	id, _ := f.integer("suggestion_id", true)
@@ -110,7 +111,7 @@ func (s *Server) deleteSuggestionIn(t *suggestionTable, r *http.Request, platfor
 	delete(t.byID, sg.id)
 	delete(t.byKey, suggestionKey{platform: sg.platformKey, program: sg.programKey, subjectID: sg.subjectID})
 	s.counters.deletes++
-	return written(http.StatusOK, detail("Suggestion successfully deleted"))
+	return written(http.StatusOK, nil)
 }
 
 // listSuggestionsIn returns the suggestions on the platform_key of r's query
