@@ -113,8 +113,12 @@ func (e endpoint) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 // handle registers an API endpoint. Patterns ending in "/" match only that
 // path.
+// Stats lists every endpoint, with a count of 0 until it is called.
 func (s *Server) handle(path string, auth authScheme, methods map[string]handlerFunc) {
 	handleOn(s.mux, path, endpoint{s: s, auth: auth, methods: methods})
+	for method := range methods {
+		s.counters.byEndpoint[method+" "+path] = 0
+	}
 }
 
 func handleOn(mux *http.ServeMux, path string, e endpoint) {

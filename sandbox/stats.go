@@ -35,8 +35,9 @@ type Stats struct {
 	Faults int64 `json:"faults"`
 	// OutageAnswers counts the 503 answers given during outages.
 	OutageAnswers int64 `json:"outage_answers"`
-	// ByEndpoint counts requests per "METHOD /path/" of a known endpoint,
-	// with path wildcards such as {org} left in.
+	// ByEndpoint counts requests per "METHOD /path/" of every endpoint the
+	// server serves (0 until called), with path wildcards such as {org} left
+	// in.
 	ByEndpoint map[string]int64 `json:"by_endpoint"`
 }
 

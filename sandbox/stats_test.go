@@ -2,6 +2,7 @@ package sandbox
 
 import (
 	"encoding/json"
+	"maps"
 	"net/http"
 	"testing"
 
@@ -39,8 +40,13 @@ func TestStats(t *testing.T) {
 			"GET /api/catalog/licenses/program/":         2,
 		},
 	}
+	// Every endpoint is listed; those not called count 0.
+	require.Len(t, got.ByEndpoint, 35)
+	maps.DeleteFunc(got.ByEndpoint, func(_ string, n int64) bool { return n == 0 })
 	require.Equal(t, want, got)
-	require.Equal(t, want, b.srv.Stats())
+	direct := b.srv.Stats()
+	maps.DeleteFunc(direct.ByEndpoint, func(_ string, n int64) bool { return n == 0 })
+	require.Equal(t, want, direct)
 
 	// Every documented key is present.
 	var keys map[string]any
@@ -49,7 +55,7 @@ func TestStats(t *testing.T) {
 		"program_licenses", "user_licenses", "program_group_assignments", "user_group_assignments",
 		"program_user_assignments", "user_user_assignments", "program_suggestions", "group_suggestions",
 		"issuers", "uipath_group_allocations", "history", "creates", "updates", "deletes", "requests",
-		"faults", "by_endpoint",
+		"faults", "outage_answers", "by_endpoint",
 	} {
 		require.Contains(t, keys, k)
 	}
