@@ -31,6 +31,15 @@ func runSandbox(ctx context.Context, args []string, stderr io.Writer, getenv env
 	fs.Float64Var(&cfg.FailRate, "fail-rate", 0, "`FRACTION` of requests that fail before they take effect")
 	fs.Float64Var(&cfg.FailAfterWrite, "fail-after-write", 0, "`FRACTION` of writes that take effect but whose answer is lost")
 	fs.Int64Var(&cfg.Seed, "seed", 0, "random seed of the fault decisions (0: from the clock)")
+	fs.DurationVar(&cfg.OutageAfter, "outage-after", 0, "start an outage `DURATION` after the sandbox starts (with --outage-for)")
+	fs.DurationVar(&cfg.OutageFor, "outage-for", 0, "`DURATION` of the outage, during which every API request answers 503 (0: none)")
+	fs.BoolVar(&cfg.IgnoreListFilters, "ignore-list-filters", false, "license lists ignore the external_id filter, like a server without it")
+	fs.BoolVar(&cfg.IssuerSchemaForms, "issuer-schema-forms", false, "issuer answers take the OpenAPI schema's forms (bare object, DELETE 204) instead of the docstrings'")
+	fs.StringVar(&cfg.AuthScheme, "auth-scheme", sandbox.AuthSchemeAPIToken, "the `SCHEME` of the Authorization header clients must send: Api-Token, Token, Api-Key or Bearer")
+	fs.StringVar(&cfg.UiPath.ClientID, "uipath-client-id", sandbox.DefaultUiPathClientID, "UiPath external application `ID` of the client-credentials grant")
+	fs.StringVar(&cfg.UiPath.ClientSecret, "uipath-client-secret", sandbox.DefaultUiPathClientSecret, "UiPath external application `SECRET`")
+	fs.StringVar(&cfg.UiPath.Username, "uipath-username", sandbox.DefaultUiPathUsername, "UiPath ROPC `USER` name")
+	fs.StringVar(&cfg.UiPath.Password, "uipath-password", sandbox.DefaultUiPathPassword, "UiPath ROPC `PASSWORD`")
 	pos, err := parseFlags(fs, args)
 	if err != nil {
 		return err
@@ -63,8 +72,13 @@ func runSandbox(ctx context.Context, args []string, stderr io.Writer, getenv env
 		return fmt.Errorf("listen: %w", err)
 	}
 	srv := &http.Server{Handler: sandbox.New(cfg), ReadHeaderTimeout: 10 * time.Second}
-	log.Info("sandbox listening", "addr", ln.Addr().String(), "latency", cfg.Latency, "fail_rate", cfg.FailRate,
-		"fail_status", cfg.FailStatus.String(), "fail_after_write", cfg.FailAfterWrite)
+	log.Info("sandbox listening", "addr", ln.Addr().String(), "auth_scheme", cfg.AuthScheme, "latency", cfg.Latency,
+		"fail_rate", cfg.FailRate, "fail_status", cfg.FailStatus.String(), "fail_after_write", cfg.FailAfterWrite,
+		"outage_after", cfg.OutageAfter, "outage_for", cfg.OutageFor, "ignore_list_filters", cfg.IgnoreListFilters,
+		"issuer_schema_forms", cfg.IssuerSchemaForms)
+	log.Info("sandbox UiPath credentials", "client_id", cfg.UiPath.ClientID,
+		"client_secret", shownSecret(cfg.UiPath.ClientSecret, sandbox.DefaultUiPathClientSecret),
+		"username", cfg.UiPath.Username, "password", shownSecret(cfg.UiPath.Password, sandbox.DefaultUiPathPassword))
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {
@@ -79,4 +93,13 @@ func runSandbox(ctx context.Context, args []string, stderr io.Writer, getenv env
 	}
 	log.Info("sandbox stopped")
 	return nil
+}
+
+// shownSecret is secret when it is the documented default def, which is no
+// secret, else a mention that it was set.
+func shownSecret(secret, def string) string {
+	if secret == def {
+		return secret
+	}
+	return "(set)"
 }
