@@ -13,8 +13,9 @@
 //
 // # Authentication
 //
-// Data Manager paths need "Authorization: Api-Token <Config.Token>". Without
-// it they answer 401 {"detail": "Authentication credentials were not
+// Data Manager paths need "Authorization: <Config.AuthScheme> <Config.Token>"
+// (the scheme defaults to Api-Token; Token, Api-Key and Bearer can be chosen).
+// Without it they answer 401 {"detail": "Authentication credentials were not
 // provided."}; with a wrong token, 401 {"detail": "Invalid token."}. The
 // token never appears in answers or stats. Authentication is checked before
 // the method, as in DRF. UiPath paths use their own credentials (below).
@@ -38,11 +39,16 @@
 // external id already exists."]}. An update by license_id that carries a new
 // external_id changes it. Updates ignore platform_key/platform_org and reject
 // a different program_key. Every create and update writes a license history
-// record (see Server.History). Details carry id, created, started, expired,
-// name, count, active, metadata, enrollment_config, source, external_id,
-// platform_key, usage_count (user assignments of the license) and
-// transaction_id (of the last write), plus program_id, program_key and
-// program_name (all the program key) for programs.
+// record (see Server.History). Details carry exactly the documented fields:
+// id, created, started, expired, name, count, active, metadata, source,
+// external_id, platform_key and usage_count (user assignments of the
+// license), plus program_id, program_key and program_name (all the program
+// key) for programs. With verbose=true, list results also carry assignments
+// {total, active, pending}: all user assignments, the active and fulfilled
+// ones, and the active ones not yet fulfilled. enrollment_config and
+// transaction_id are stored but not answered (see Server.License). Lists
+// answer {count, next_page, previous_page, results}; with
+// Config.IgnoreListFilters they ignore the external_id filter.
 //
 // Assignments, for kind "program" and "user":
 //
@@ -57,8 +63,8 @@
 // platform than a given platform_key. GET needs license_id and sorts by id;
 // program lists also filter on user_id/email or group_id, active and
 // fulfilled. DELETE needs the assignment_id and license_id query parameters
-// and answers 200 {"detail": "Assignment successfully deleted"} or 404
-// {"detail": "Assignment not found."}. Sandbox groups have no members, so
+// and answers 200 without a body or 404 {"detail": "Assignment not found."}.
+// Program assignments carry no platform_key; user-license assignments do. Sandbox groups have no members, so
 // user_count and assigned_count are 0 and remove_user_assignments removes
 // nothing.
 //
@@ -72,12 +78,10 @@
 // user_id or group_id): 201 when created and 200 when updated for users, 200
 // for groups. user_id is a user id or a username; an unknown user, group or
 // program answers 400 with a field error. GET needs platform_key and filters
-// on query (program key, username or group name). The user list sorts by -id
-// and answers {count, next, previous, results}; the group list sorts by id and
-// answers {count, next_page, previous_page, results}, as its schema says.
-// DELETE needs suggestion_id (and, for groups, platform_key) and answers 200
-// {"detail": "Suggestion successfully deleted"} or 404 {"detail": "Suggestion
-// does not exist."}.
+// on query (program key, username or group name). The user list sorts by -id,
+// the group list by id; both answer {count, next_page, previous_page,
+// results}. DELETE needs suggestion_id (and, for groups, platform_key) and
+// answers 200 without a body or 404 {"detail": "Suggestion does not exist."}.
 //
 // The bulk endpoint takes {"platform_key", "suggestion_data": [{program_key,
 // user_id, accepted?, visible?, metadata?}]}, upserts each valid item and
@@ -93,21 +97,28 @@
 // An item naming another platform_key fails the whole request with 400
 // {"suggestion_data": ["All items must belong to platform_key."]}.
 //
-// Credential issuers, where {user} is not checked:
+// Credential issuers, where {user} must be a known user (a user id or a
+// username; else 404 {"detail": "Not found."}):
 //
 //	GET|POST       /api/credentials/orgs/{org}/users/{user}/issuers/
 //	GET|PUT|DELETE /api/credentials/orgs/{org}/users/{user}/issuers/{entity_id}
 //
-// The list reads q (name contains), limit (default 50, at most 1000) and offset
-// and answers {"status": {"success": true, "description": "Ok"}, "result":
-// {next, previous, count, data, num_pages, page_number, max_page_size}}. POST
-// accepts both documented bodies (entityId + iconImage, or name + iconImage,
-// email, url, allowed_template_tags); one of name and entityId is required, a
-// missing entityId is generated ("issuer-<n>") and a duplicate answers 400. It
-// answers 200 {"status": {"success": true, "description": "Created"},
-// "result": issuer}. GET and PUT of one issuer answer the bare issuer object,
-// DELETE answers 204 without a body, and an unknown entity id (or one of
-// another org) answers 404 {"detail": "Issuer not found."}.
+// Answers hold exactly the Issuer schema {name, org, entityId, signatories,
+// url, iconImage, allowed_template_tags}. name, org, signatories and url are
+// read-only: name and org are the org key, url is "" and signatories {}. POST
+// and PUT require entityId and iconImage (400 {"entityId": ["This field is
+// required."]}); name, url and email are accepted and stored but never
+// answered (see Server.Issuer). A duplicate entityId answers 400, and PUT
+// cannot change it. The list reads q (name contains), limit (default 50, at
+// most 1000) and offset and answers {"status": {"success": true,
+// "description": "Ok"}, "result": {next, previous, count, data, num_pages,
+// page_number, max_page_size}}. By default the other answers take the
+// docstrings' forms: POST answers {"status": {..., "description":
+// "Created"}, "result": issuer}, GET and PUT a one-element array [issuer],
+// DELETE 200 {"status": {"success": true, "description": "Deleted"}}. With
+// Config.IssuerSchemaForms they take the schema's: the bare issuer, and
+// DELETE 204 without a body. An unknown entity id (or one of another org)
+// answers 404 {"detail": "Issuer not found."}.
 //
 // Other errors: a wrong method answers 405 {"detail": "Method \"GET\" not
 // allowed."}, an unknown path 404 {"detail": "Not found."}, malformed JSON 400
@@ -150,13 +161,24 @@
 // client gets a 503 or, when FailStatus is reset, a reset connection. Fault
 // decisions come from a random source seeded with Config.Seed.
 //
-// # Stats
+// During an outage (Config.OutageAfter and Config.OutageFor, or
+// Server.StartOutage) every API request answers 503 {"detail": "Service
+// temporarily unavailable"}, without Retry-After, before taking effect.
 //
-// GET /_sandbox/stats, without authentication, latency or faults, answers
-// Stats as JSON; Server.Stats returns the same. Keys: program_licenses,
-// user_licenses, program_group_assignments, user_group_assignments,
-// program_user_assignments, user_user_assignments, program_suggestions,
-// group_suggestions, issuers, uipath_group_allocations, history, creates,
-// updates, deletes, requests, faults and by_endpoint ("METHOD /path/" of known
-// endpoints, with wildcards such as {org} left in).
+// # Inspection
+//
+// Paths under /_sandbox/ need no authentication and get no latency, faults or
+// outages, and are not counted:
+//
+//	GET  /_sandbox/stats                                Stats
+//	POST /_sandbox/outage?for=90s                       start an outage now (for=0s ends it); answers {from, until}
+//	GET  /_sandbox/licenses/{program|user}?external_id= the StoredLicense, with enrollment_config and transaction_id
+//	GET  /_sandbox/issuers/{entity_id}                  the StoredIssuer, with the name, url and email sent
+//
+// Stats keys: program_licenses, user_licenses, program_group_assignments,
+// user_group_assignments, program_user_assignments, user_user_assignments,
+// program_suggestions, group_suggestions, issuers, uipath_group_allocations,
+// history, creates, updates, deletes, requests, faults, outage_answers and
+// by_endpoint ("METHOD /path/" of every endpoint, 0 until called, with
+// wildcards such as {org} left in).
 package sandbox
