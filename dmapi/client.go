@@ -93,6 +93,9 @@ func New(cfg Config) (*Client, error) {
 	}, nil
 }
 
+// BaseURL returns the API root the client calls.
+func (c *Client) BaseURL() string { return c.base.String() }
+
 // do sends one request and decodes a 2xx JSON answer into out (when not
 // nil). Any other answer becomes an *Error. path is relative to the base URL
 // and in escaped form: callers escape variable segments with url.PathEscape.

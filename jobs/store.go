@@ -77,6 +77,7 @@ func NewStore(rdb redis.UniversalClient, cfg StoreConfig) *Store {
 func (s *Store) metaKey(id string) string     { return s.prefix + "batch:" + id }
 func (s *Store) rowsKey(id string) string     { return s.prefix + "batch:" + id + ":rows" }
 func (s *Store) outcomesKey(id string) string { return s.prefix + "batch:" + id + ":outcomes" }
+func (s *Store) startedKey(id string) string  { return s.prefix + "batch:" + id + ":started" }
 func (s *Store) indexKey() string             { return s.prefix + "batches" }
 
 // createScript writes a batch's metadata unless the batch exists.
@@ -277,6 +278,32 @@ func (s *Store) Halt(ctx context.Context, id, reason string) error {
 	}
 	return nil
 }
+
+// startedScript returns when a chunk was first delivered, recording now
+// when it never was. KEYS: started. ARGV: chunk, now (Unix ms), retention
+// seconds.
+var startedScript = redis.NewScript(`
+redis.call('HSETNX', KEYS[1], ARGV[1], ARGV[2])
+redis.call('EXPIRE', KEYS[1], ARGV[3])
+return redis.call('HGET', KEYS[1], ARGV[1])
+`)
+
+// ChunkStarted returns when a chunk of a batch was first delivered: now,
+// on its first delivery. Its rows' retry budget runs from then.
+func (s *Store) ChunkStarted(ctx context.Context, id string, chunk int) (time.Time, error) {
+	ms, err := startedScript.Run(ctx, s.rdb, []string{s.startedKey(id)}, chunk, time.Now().UnixMilli(), int(s.retention.Seconds())).Int64()
+	if err != nil {
+		return time.Time{}, fmt.Errorf("start chunk %d of batch %s: %w", chunk, id, err)
+	}
+	return time.UnixMilli(ms), nil
+}
+
+// Client returns the store's Redis client, and Prefix its key prefix, for
+// the other records bulksync keeps beside its batches.
+func (s *Store) Client() redis.UniversalClient { return s.rdb }
+
+// Prefix returns the prefix of the store's keys.
+func (s *Store) Prefix() string { return s.prefix }
 
 // SetWaiting says why the batch's rows are not going through (the API
 // is unavailable). The next recorded outcome clears it.

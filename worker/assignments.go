@@ -1,11 +1,11 @@
 package worker
 
 import (
-	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
 
+	"github.com/bulksync/bulksync/applied"
 	"github.com/bulksync/bulksync/dmapi"
 	"github.com/bulksync/bulksync/jobs"
 )
@@ -171,11 +171,11 @@ func (a *assignments) diff(cur *assignmentView) fieldDiff {
 // assignment_id, or the one the look-up finds; one already gone is
 // unchanged.
 func (w *Worker) assignmentApplier(kind dmapi.LicenseKind, subject subjectKind) applyFunc {
-	return func(ctx context.Context, c *chunkInfo, row jobs.ChunkRow) (jobs.Outcome, bool) {
+	return func(ctx context.Context, c *chunkInfo, row jobs.ChunkRow) (jobs.Outcome, error) {
 		var d assignmentRow
 		out, ok := decodeRow(row, &d)
 		if !ok {
-			return out, true
+			return out, nil
 		}
 		a := &assignments{w: w, kind: kind, subject: subject, row: &d, licenseID: d.LicenseID}
 		if a.licenseID == 0 {
@@ -185,60 +185,23 @@ func (w *Worker) assignmentApplier(kind dmapi.LicenseKind, subject subjectKind) 
 			}
 			a.licenseID = id
 		}
-		var op func() error
 		switch d.Action {
 		case actionAssign:
-			op = a.assignOp(ctx, c.DryRun, &out)
+			// The API's call creates or updates.
+			u := &upsert[assignmentView]{
+				what:   "assignment",
+				find:   a.find,
+				diff:   func(cur *assignmentView, _ *applied.Record) (fieldDiff, error) { return a.diff(cur), nil },
+				create: a.assign,
+				update: func(ctx context.Context, _ *assignmentView, _ fieldDiff) error { return a.assign(ctx) },
+			}
+			attempts, err := u.run(ctx, w, w.target(c.Kind, row), c.DryRun, &out)
+			return finish(ctx, out, attempts, err)
 		case actionRemove:
-			op = a.removeOp(ctx, c.DryRun, &out)
-		default:
-			return finish(ctx, out, 0, fmt.Errorf("unknown action %q (want %s or %s)", d.Action, actionAssign, actionRemove))
+			attempts, err := w.retry(ctx, a.removeOp(ctx, c.DryRun, &out))
+			return finish(ctx, out, attempts, err)
 		}
-		attempts, err := w.retry(ctx, op)
-		return finish(ctx, out, attempts, err)
-	}
-}
-
-// assignOp is one attempt of an assign row. A write whose answer was lost
-// is found by the next attempt's look-up and reported as what it did.
-func (a *assignments) assignOp(ctx context.Context, dryRun bool, out *jobs.Outcome) func() error {
-	var lost string // the action of an earlier attempt's write that may have taken effect
-	return func() error {
-		cur, err := a.find(ctx)
-		if err != nil {
-			return err
-		}
-		if cur == nil {
-			if dryRun {
-				out.Action = jobs.ActionCreate
-				return nil
-			}
-			if err := a.assign(ctx); err != nil {
-				if dmapi.ClassOf(err) == dmapi.Retryable {
-					lost = jobs.ActionCreated
-				}
-				return err
-			}
-			out.Action = jobs.ActionCreated
-			return nil
-		}
-		changed := a.diff(cur)
-		switch {
-		case len(changed) == 0:
-			out.Action = cmp.Or(lost, jobs.ActionUnchanged)
-			return nil
-		case dryRun:
-			out.Action, out.Message = jobs.ActionUpdate, changed.wouldUpdate()
-			return nil
-		}
-		if err := a.assign(ctx); err != nil {
-			if dmapi.ClassOf(err) == dmapi.Retryable {
-				lost = cmp.Or(lost, jobs.ActionUpdated)
-			}
-			return err
-		}
-		out.Action, out.Message = jobs.ActionUpdated, changed.updated()
-		return nil
+		return finish(ctx, out, 0, fmt.Errorf("unknown action %q (want %s or %s)", d.Action, actionAssign, actionRemove))
 	}
 }
 

@@ -21,7 +21,16 @@ const (
 	codeImmutablePref  = "immutable_field:"  // the record exists with a value that cannot change
 	codeInvalidPayload = "invalid_payload"   // the row cannot be read or sent as it is (a producer and a worker out of step)
 	codeNotConfigured  = "not_configured"    // the kind's API client is not configured (UiPath)
+	// codeLookupUnsupported: the API's answer to a look-up cannot be
+	// trusted (a list that ignores its filter); halts the batch.
+	codeLookupUnsupported = "lookup_unsupported"
 )
+
+// halts reports whether a row failing with code halts its batch: no
+// further request could succeed, or be trusted.
+func halts(code string) bool {
+	return code == codeUnauthorized || code == codeForbidden || code == codeLookupUnsupported
+}
 
 // failure turns an error from the API into a failed outcome.
 func failure(out jobs.Outcome, err error) jobs.Outcome {
@@ -33,7 +42,12 @@ func failure(out jobs.Outcome, err error) jobs.Outcome {
 	}
 	var ex *exhaustedError
 	var nf *notFoundError
+	var imm *errImmutable
 	switch {
+	case errors.Is(err, dmapi.ErrLookupUnsupported):
+		out.ErrorCode = codeLookupUnsupported
+	case errors.As(err, &imm):
+		out.ErrorCode = codeImmutablePref + imm.field
 	case errors.As(err, &ex):
 		out.ErrorCode = codeExhausted
 	case errors.As(err, &nf):

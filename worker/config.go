@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/bulksync/bulksync/applied"
 	"github.com/bulksync/bulksync/uipath"
 )
 
@@ -15,8 +16,13 @@ type Config struct {
 	Concurrency int
 	// Queue is the asynq queue to work. Defaults to "bulksync".
 	Queue string
-	// MaxAttempts bounds the attempts of one row on transient faults.
-	// Defaults to 8.
+	// RetryFor is a row's retry budget: its transient failures are retried
+	// for this long from its chunk's first delivery, then it fails with
+	// retries_exhausted. Time the chunk spends back in the queue while the
+	// API is down counts. Defaults to 1 hour.
+	RetryFor time.Duration
+	// MaxAttempts, when positive, also bounds the attempts of one row on
+	// transient faults. Defaults to none: RetryFor alone bounds them.
 	MaxAttempts int
 	// InitialBackoff is the first retry delay; it doubles (with ±50%
 	// jitter) up to MaxBackoff. Defaults to 250 ms and 15 s.
@@ -29,6 +35,9 @@ type Config struct {
 	ShutdownTimeout time.Duration
 	// Logger receives the worker's logs. Defaults to slog.Default().
 	Logger *slog.Logger
+	// Applied is the applied-state store. Defaults to Redis, beside the
+	// batches.
+	Applied applied.Store
 	// UiPath is the client of the uipath-group-licenses kind, a dependency
 	// rather than a setting: the Data Manager client is New's argument,
 	// UiPath's is optional. Nil fails that kind's rows with
@@ -42,7 +51,7 @@ const DefaultQueue = "bulksync"
 func (c Config) withDefaults() Config {
 	c.Concurrency = cmp.Or(c.Concurrency, 10)
 	c.Queue = cmp.Or(c.Queue, DefaultQueue)
-	c.MaxAttempts = cmp.Or(c.MaxAttempts, 8)
+	c.RetryFor = cmp.Or(c.RetryFor, time.Hour)
 	c.InitialBackoff = cmp.Or(c.InitialBackoff, 250*time.Millisecond)
 	c.MaxBackoff = cmp.Or(c.MaxBackoff, 15*time.Second)
 	c.MaxRetryAfter = cmp.Or(c.MaxRetryAfter, time.Minute)
@@ -59,6 +68,8 @@ func (c Config) validate() error {
 		return errors.New("worker: Concurrency cannot be negative")
 	case c.MaxAttempts < 0:
 		return errors.New("worker: MaxAttempts cannot be negative")
+	case c.RetryFor < 0:
+		return errors.New("worker: RetryFor cannot be negative")
 	case c.InitialBackoff < 0 || c.MaxBackoff < 0:
 		return errors.New("worker: backoff delays cannot be negative")
 	}

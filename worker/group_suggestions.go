@@ -1,12 +1,12 @@
 package worker
 
 import (
-	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 
+	"github.com/bulksync/bulksync/applied"
 	"github.com/bulksync/bulksync/dmapi"
 	"github.com/bulksync/bulksync/jobs"
 )
@@ -108,7 +108,7 @@ type groupSuggestions struct {
 }
 
 // find looks the row's suggestion up by (program_key, group_id): in the
-// snapshot on the first attempt, afresh on later ones, since an earlier
+// snapshot on the first look-up, afresh on later ones, since an earlier
 // attempt's write (whose answer was lost) is newer than the snapshot.
 func (g *groupSuggestions) find(ctx context.Context) (*dmapi.GroupSuggestion, error) {
 	if g.attempt == 1 && g.snap != nil {
@@ -138,65 +138,39 @@ func (g *groupSuggestions) findByID(ctx context.Context) (*dmapi.GroupSuggestion
 // create-or-update call); else unchanged. delete: delete the suggestion
 // named by suggestion_id, or the one the look-up finds; one already gone
 // is unchanged.
-func (w *Worker) applyGroupSuggestion(ctx context.Context, c *chunkInfo, row jobs.ChunkRow) (jobs.Outcome, bool) {
+func (w *Worker) applyGroupSuggestion(ctx context.Context, c *chunkInfo, row jobs.ChunkRow) (jobs.Outcome, error) {
 	var d groupSuggestionRow
 	out, ok := decodeRow(row, &d)
 	if !ok {
-		return out, true
+		return out, nil
 	}
 	g := &groupSuggestions{w: w, row: &d, snap: w.groupSuggestionSnapshot(ctx, c.BatchID, d.PlatformKey)}
-	var op func() error
 	switch d.Action {
 	case actionCreate:
-		op = g.createOp(ctx, c.DryRun, &out)
+		// The API's call creates or updates.
+		write := func(ctx context.Context) error {
+			_, err := w.api.UpsertGroupSuggestion(ctx, d.body())
+			return err
+		}
+		u := &upsert[dmapi.GroupSuggestion]{
+			what: "suggestion",
+			find: func(ctx context.Context) (*dmapi.GroupSuggestion, error) {
+				g.attempt++
+				return g.find(ctx)
+			},
+			diff: func(cur *dmapi.GroupSuggestion, _ *applied.Record) (fieldDiff, error) {
+				return d.diff(cur), nil
+			},
+			create: write,
+			update: func(ctx context.Context, _ *dmapi.GroupSuggestion, _ fieldDiff) error { return write(ctx) },
+		}
+		attempts, err := u.run(ctx, w, w.target(c.Kind, row), c.DryRun, &out)
+		return finish(ctx, out, attempts, err)
 	case actionDelete:
-		op = g.deleteOp(ctx, c.DryRun, &out)
-	default:
-		return finish(ctx, out, 0, fmt.Errorf("unknown action %q (want %s or %s)", d.Action, actionCreate, actionDelete))
+		attempts, err := w.retry(ctx, g.deleteOp(ctx, c.DryRun, &out))
+		return finish(ctx, out, attempts, err)
 	}
-	attempts, err := w.retry(ctx, op)
-	return finish(ctx, out, attempts, err)
-}
-
-func (g *groupSuggestions) createOp(ctx context.Context, dryRun bool, out *jobs.Outcome) func() error {
-	var lost string
-	return func() error {
-		g.attempt++
-		cur, err := g.find(ctx)
-		if err != nil {
-			return err
-		}
-		var changed fieldDiff
-		if cur != nil {
-			if changed = g.row.diff(cur); len(changed) == 0 {
-				out.Action = cmp.Or(lost, jobs.ActionUnchanged)
-				return nil
-			}
-		}
-		switch {
-		case dryRun && cur == nil:
-			out.Action = jobs.ActionCreate
-			return nil
-		case dryRun:
-			out.Action, out.Message = jobs.ActionUpdate, changed.wouldUpdate()
-			return nil
-		}
-		if _, err := g.w.api.UpsertGroupSuggestion(ctx, g.row.body()); err != nil {
-			if dmapi.ClassOf(err) == dmapi.Retryable && lost == "" {
-				lost = jobs.ActionUpdated
-				if cur == nil {
-					lost = jobs.ActionCreated
-				}
-			}
-			return err
-		}
-		if cur == nil {
-			out.Action = jobs.ActionCreated
-		} else {
-			out.Action, out.Message = jobs.ActionUpdated, changed.updated()
-		}
-		return nil
-	}
+	return finish(ctx, out, 0, fmt.Errorf("unknown action %q (want %s or %s)", d.Action, actionCreate, actionDelete))
 }
 
 // deleteOp is one attempt of a delete row.

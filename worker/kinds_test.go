@@ -270,19 +270,19 @@ func TestKinds(t *testing.T) {
 			held: func(st sandbox.Stats) int { return st.Issuers },
 			phases: func(seeds) []phase {
 				is := func(action string, fields row) row {
-					r := row{"action": action, "org": "acme", "user_id": "admin"}
+					r := row{"action": action, "org": "acme", "user_id": "user17", "iconImage": "https://acme.example/icon.png"}
 					maps.Copy(r, fields)
 					return r
 				}
 				apply := []row{
 					is("create", row{"entityId": "iss-1", "name": "Acme Academy", "iconImage": "https://acme.example/icon.png", "url": "https://acme.example"}),
 					is("create", row{"entityId": "iss-2", "iconImage": "https://acme.example/2.png", "allowed_template_tags": []string{"a", "b"}}),
-					is("create", row{"name": "Named Issuer", "email": "named@acme.example"}),
+					is("create", row{"entityId": "iss-3", "name": "Named Issuer", "email": "named@acme.example"}),
 					is("delete", row{"entityId": "iss-9"}),
 				}
 				change := []row{
 					is("update", row{"entityId": "iss-1", "name": "Acme Academy II"}),
-					is("create", row{"name": "Named Issuer", "email": "new@acme.example"}),
+					is("create", row{"entityId": "iss-3", "name": "Named Issuer", "email": "new@acme.example"}),
 					is("delete", row{"entityId": "iss-2"}),
 				}
 				return []phase{
@@ -384,8 +384,8 @@ func TestKindsPermanentErrors(t *testing.T) {
 		{
 			name: "UnknownIssuerUpdate",
 			kind: "issuers",
-			rows: []row{{"action": "update", "org": "acme", "user_id": "admin", "entityId": "ghost", "name": "Ghost"}},
-			want: []failing{{"not_found", 404, 1}},
+			rows: []row{{"action": "update", "org": "acme", "user_id": "17", "entityId": "ghost", "iconImage": "https://acme.example/g.png", "name": "Ghost"}},
+			want: []failing{{"not_found", 0, 1}},
 		},
 		{
 			name:    "GroupSuggestionUnknownGroup",
@@ -471,7 +471,7 @@ func faultRows(kind string, n int) []row {
 		case "group-suggestions":
 			rows[i] = row{"action": "create", "platform_key": "acme", "program_key": "p1", "group_id": i + 1, "visible": true}
 		case "issuers":
-			rows[i] = row{"action": "create", "org": "acme", "user_id": "admin", "entityId": fmt.Sprintf("iss-%d", i), "iconImage": "https://acme.example/i.png"}
+			rows[i] = row{"action": "create", "org": "acme", "user_id": "user17", "entityId": fmt.Sprintf("iss-%d", i), "iconImage": "https://acme.example/i.png"}
 		case "uipath-group-licenses":
 			rows[i] = row{"account_id": "acct-1", "group_id": fmt.Sprintf("g%d", i), "user_bundle_codes": []string{"IDU"}}
 		}

@@ -4,12 +4,11 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"reflect"
-	"strings"
 	"time"
 
+	"github.com/bulksync/bulksync/applied"
 	"github.com/bulksync/bulksync/dmapi"
 	"github.com/bulksync/bulksync/jobs"
 )
@@ -21,100 +20,65 @@ func (e *errImmutable) Error() string {
 	return fmt.Sprintf("the license exists with %s %q, which cannot be changed to %q", e.field, e.have, e.want)
 }
 
-// licenseApplier upserts license rows keyed on external_id: look the
-// license up; create it when absent; update only the fields that differ;
-// else report unchanged. Every attempt starts with the look-up, so a create
-// or update whose answer was lost is found on the next attempt instead of
-// being sent again, and a create that lost a race falls back to the update.
+// licenseFields are the license fields a row may change, in the order
+// messages name them.
+var licenseFields = []string{"name", "count", "started", "expired", "active", "metadata", "enrollment_config", "source"}
+
+// licenseApplier upserts license rows keyed on external_id (see upsert).
+// The license detail does not hold enrollment_config: its value is
+// compared with the fingerprint of the one last applied. A row's first
+// look-up reads the batch's snapshot of the platform's licenses when
+// there is one.
 func (w *Worker) licenseApplier(kind dmapi.LicenseKind) applyFunc {
-	return func(ctx context.Context, p *chunkInfo, row jobs.ChunkRow) (jobs.Outcome, bool) {
-		out := jobs.Outcome{Row: row.Row, Line: row.Line, ExternalID: row.Key, TransactionID: row.TransactionID}
+	return func(ctx context.Context, p *chunkInfo, row jobs.ChunkRow) (jobs.Outcome, error) {
+		out := newOutcome(row)
+		out.TransactionID = row.TransactionID
 		var want map[string]json.RawMessage
 		if err := json.Unmarshal(row.Data, &want); err != nil {
-			out.Status, out.Action, out.ErrorCode = jobs.StatusFailed, jobs.ActionSkipped, "invalid_payload"
-			out.Message = err.Error()
-			return out, true
+			return invalidPayload(out, err), nil
 		}
 		platform := jsonString(want["platform_key"])
-		var sentCreate, sentUpdate bool
-		attempt := 0
-		attempts, err := w.retry(ctx, func() error {
-			attempt++
-			var cur *dmapi.License
-			var err error
-			if snap := w.index.get(ctx, w, snapshotKey{p.BatchID, platform, kind}, p.total); snap != nil && attempt == 1 {
-				cur = snap.byID[row.Key]
-			} else if cur, err = w.api.FindLicense(ctx, kind, platform, row.Key); err != nil {
-				return err
-			}
-			if cur == nil {
-				if p.DryRun {
-					out.Action = jobs.ActionCreate
-					return nil
+		looked := false
+		u := &upsert[dmapi.License]{
+			what: "license",
+			find: func(ctx context.Context) (*dmapi.License, error) {
+				if !looked {
+					looked = true
+					if snap := w.index.get(ctx, w, snapshotKey{p.BatchID, platform, kind}, p.total); snap != nil {
+						return snap.byID[row.Key], nil
+					}
 				}
+				return w.api.FindLicense(ctx, kind, platform, row.Key)
+			},
+			diff: func(cur *dmapi.License, st *applied.Record) (fieldDiff, error) {
+				return licenseDiff(want, cur, st)
+			},
+			create: func(ctx context.Context) error {
 				_, err := w.api.CreateLicense(ctx, kind, createBody(want, row.TransactionID))
-				// A create that failed transiently may have taken effect.
-				sentCreate = sentCreate || err == nil || dmapi.ClassOf(err) == dmapi.Retryable
-				if err == nil {
-					out.Action = jobs.ActionCreated
-					return nil
-				}
-				if dmapi.StatusOf(err) != 400 {
-					return err // a 500 or a lost answer: the next attempt looks up first
-				}
-				// Rejected: perhaps another writer created it meanwhile.
-				var ferr error
-				if cur, ferr = w.api.FindLicense(ctx, kind, platform, row.Key); ferr != nil {
-					return ferr
-				}
+				return err
+			},
+			update: func(ctx context.Context, _ *dmapi.License, changed fieldDiff) error {
+				_, err := w.api.UpdateLicense(ctx, kind, updateBody(kind, want, changed, row))
+				return err
+			},
+			sent: func(cur *dmapi.License, changed fieldDiff) map[string]string {
+				fps := map[string]string{}
 				if cur == nil {
-					return err
+					if raw, ok := want["enrollment_config"]; ok {
+						fps["enrollment_config"] = applied.Fingerprint(raw)
+					}
+					return fps
 				}
-			}
-			changed, err := licenseDiff(want, cur)
-			if err != nil {
-				return err
-			}
-			switch {
-			case len(changed) == 0:
-				out.Action = jobs.ActionUnchanged
-				if sentCreate {
-					out.Action = jobs.ActionCreated // our earlier create took effect
-				} else if sentUpdate {
-					out.Action = jobs.ActionUpdated
+				for _, f := range changed {
+					if !licenseEchoes(cur, f) {
+						fps[f] = applied.Fingerprint(want[f])
+					}
 				}
-				return nil
-			case p.DryRun:
-				out.Action = jobs.ActionUpdate
-				out.Message = "would update " + strings.Join(changed, ", ")
-				return nil
-			}
-			if _, err := w.api.UpdateLicense(ctx, kind, updateBody(want, changed, row)); err != nil {
-				sentUpdate = sentUpdate || dmapi.ClassOf(err) == dmapi.Retryable
-				if dmapi.StatusOf(err) == 404 {
-					// Deleted since the look-up: look again on the next attempt.
-					return &dmapi.Error{Op: "update license", Err: errors.New("the license vanished between look-up and update")}
-				}
-				return err
-			}
-			out.Action = jobs.ActionUpdated
-			out.Message = "updated " + strings.Join(changed, ", ")
-			return nil
-		})
-		out.Attempts = attempts
-		if err != nil {
-			if ctx.Err() != nil {
-				return out, false
-			}
-			var imm *errImmutable
-			if errors.As(err, &imm) {
-				out.Status, out.Action, out.ErrorCode, out.Message = jobs.StatusFailed, jobs.ActionSkipped, codeImmutablePref+imm.field, imm.Error()
-				return out, true
-			}
-			return failure(out, err), true
+				return fps
+			},
 		}
-		out.Status = jobs.StatusOK
-		return out, true
+		attempts, err := u.run(ctx, w, w.target(p.Kind, row), p.DryRun, &out)
+		return finish(ctx, out, attempts, err)
 	}
 }
 
@@ -129,10 +93,11 @@ func createBody(want map[string]json.RawMessage, txID string) map[string]any {
 }
 
 // updateBody names the license by external_id and carries only the fields
-// that changed.
-func updateBody(want map[string]json.RawMessage, changed []string, row jobs.ChunkRow) map[string]any {
+// that changed. A program license update has no platform fields; a user
+// license update takes platform_key (not updatable) to find the license.
+func updateBody(kind dmapi.LicenseKind, want map[string]json.RawMessage, changed []string, row jobs.ChunkRow) map[string]any {
 	body := map[string]any{"external_id": row.Key, "transaction_id": row.TransactionID}
-	if pk, ok := want["platform_key"]; ok {
+	if pk, ok := want["platform_key"]; ok && kind == dmapi.UserLicense {
 		body["platform_key"] = pk
 	}
 	for _, f := range changed {
@@ -142,47 +107,75 @@ func updateBody(want map[string]json.RawMessage, changed []string, row jobs.Chun
 }
 
 // licenseDiff returns the updatable fields whose wanted value differs from
-// the license's, in a stable order. A field the API did not return cannot
-// be compared and is left alone.
-func licenseDiff(want map[string]json.RawMessage, cur *dmapi.License) ([]string, error) {
+// the license's, in a stable order. A field the answer does not hold is
+// compared with what was last applied (st).
+func licenseDiff(want map[string]json.RawMessage, cur *dmapi.License, st *applied.Record) (fieldDiff, error) {
 	if raw, ok := want["program_key"]; ok && cur.ProgramKey != "" {
 		if pk := jsonString(raw); pk != cur.ProgramKey {
 			return nil, &errImmutable{field: "program_key", have: cur.ProgramKey, want: pk}
 		}
 	}
-	var changed []string
-	for _, f := range []string{"name", "count", "started", "expired", "active", "metadata", "enrollment_config", "source"} {
+	var changed fieldDiff
+	for _, f := range licenseFields {
 		raw, ok := want[f]
 		if !ok {
 			continue
 		}
-		if differs(f, raw, cur) {
+		if licenseEchoes(cur, f) {
+			if differs(f, raw, cur) {
+				changed = append(changed, f)
+			}
+		} else if notEchoed(st, f, raw, nil) {
 			changed = append(changed, f)
 		}
 	}
 	return changed, nil
 }
 
+// licenseEchoes reports whether the license answer holds field.
+func licenseEchoes(cur *dmapi.License, field string) bool {
+	switch field {
+	case "name":
+		return cur.Name != nil
+	case "source":
+		return cur.Source != nil
+	case "count":
+		return cur.Count != nil
+	case "active":
+		return cur.Active != nil
+	case "started":
+		return cur.Started != nil
+	case "expired":
+		return true // null when the license does not expire
+	case "metadata":
+		return cur.Metadata != nil
+	case "enrollment_config":
+		return cur.EnrollmentConfig != nil
+	}
+	return false
+}
+
+// differs compares a field the answer holds.
 func differs(field string, raw json.RawMessage, cur *dmapi.License) bool {
 	switch field {
 	case "name":
-		return cur.Name != nil && *cur.Name != jsonString(raw)
+		return *cur.Name != jsonString(raw)
 	case "source":
-		return cur.Source != nil && *cur.Source != jsonString(raw)
+		return *cur.Source != jsonString(raw)
 	case "count":
 		var n int64
-		return cur.Count != nil && (json.Unmarshal(raw, &n) != nil || n != *cur.Count)
+		return json.Unmarshal(raw, &n) != nil || n != *cur.Count
 	case "active":
 		var b bool
-		return cur.Active != nil && (json.Unmarshal(raw, &b) != nil || b != *cur.Active)
+		return json.Unmarshal(raw, &b) != nil || b != *cur.Active
 	case "started":
 		return !sameTime(raw, cur.Started)
 	case "expired":
 		return !sameTime(raw, cur.Expired)
 	case "metadata":
-		return cur.Metadata != nil && !sameJSON(raw, cur.Metadata)
+		return !sameJSON(raw, cur.Metadata)
 	case "enrollment_config":
-		return cur.EnrollmentConfig != nil && !sameJSON(raw, cur.EnrollmentConfig)
+		return !sameJSON(raw, cur.EnrollmentConfig)
 	}
 	return false
 }

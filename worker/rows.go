@@ -4,15 +4,17 @@ import (
 	"cmp"
 	"context"
 	"encoding/json"
+	"errors"
 	"strings"
 
 	"github.com/bulksync/bulksync/dmapi"
 	"github.com/bulksync/bulksync/jobs"
 )
 
-// newOutcome is a row's outcome before anything is known.
+// newOutcome is a row's outcome before anything is known. Appliers whose
+// writes carry the row's transaction id set TransactionID.
 func newOutcome(row jobs.ChunkRow) jobs.Outcome {
-	return jobs.Outcome{Row: row.Row, Line: row.Line, ExternalID: row.Key, TransactionID: row.TransactionID}
+	return jobs.Outcome{Row: row.Row, Line: row.Line, ExternalID: row.Key}
 }
 
 // decodeRow reads a row's data, a JSON object with the kind's column
@@ -20,26 +22,34 @@ func newOutcome(row jobs.ChunkRow) jobs.Outcome {
 func decodeRow(row jobs.ChunkRow, v any) (jobs.Outcome, bool) {
 	out := newOutcome(row)
 	if err := json.Unmarshal(row.Data, v); err != nil {
-		out.Status, out.Action, out.ErrorCode = jobs.StatusFailed, jobs.ActionSkipped, codeInvalidPayload
-		out.Message = "read row: " + err.Error()
-		return out, false
+		return invalidPayload(out, err), false
 	}
 	return out, true
 }
 
+// invalidPayload is the outcome of a row whose data cannot be read.
+func invalidPayload(out jobs.Outcome, err error) jobs.Outcome {
+	out.Status, out.Action, out.ErrorCode = jobs.StatusFailed, jobs.ActionSkipped, codeInvalidPayload
+	out.Message = "read row: " + err.Error()
+	return out
+}
+
 // finish completes the outcome of a row whose operation took attempts and
-// ended with err. It returns ok false when ctx ended first: the outcome is
-// not known and must not be recorded.
-func finish(ctx context.Context, out jobs.Outcome, attempts int, err error) (jobs.Outcome, bool) {
+// ended with err. It returns an error instead when the outcome is not
+// known and must not be recorded: ctx ended first (ctx's error) or the API
+// became unavailable (errUnavailable).
+func finish(ctx context.Context, out jobs.Outcome, attempts int, err error) (jobs.Outcome, error) {
 	out.Attempts = attempts
-	if err != nil {
-		if ctx.Err() != nil {
-			return out, false
-		}
-		return failure(out, err), true
+	switch {
+	case err == nil:
+		out.Status = jobs.StatusOK
+		return out, nil
+	case ctx.Err() != nil:
+		return out, ctx.Err()
+	case errors.Is(err, errUnavailable):
+		return out, err
 	}
-	out.Status = jobs.StatusOK
-	return out, true
+	return failure(out, err), nil
 }
 
 // fieldDiff collects the names of the fields a row gives with a value

@@ -162,6 +162,9 @@ func (w *Worker) applySuggestionGroup(ctx context.Context, c *chunkInfo, platfor
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
+		if errors.Is(err, errUnavailable) {
+			return err
+		}
 		// Without the look-up a write cannot be told from a no-op.
 		outs := make([]jobs.Outcome, len(items))
 		for i, it := range items {
@@ -264,6 +267,8 @@ func (w *Worker) sendSuggestions(ctx context.Context, platform string, items []*
 			it.out.Status, it.out.Action, it.out.Attempts = jobs.StatusOK, jobs.ActionApplied, attempts
 			outs = append(outs, it.out)
 		}
+	case errors.Is(err, errUnavailable):
+		// The rows are applied when the chunk comes back.
 	case err == nil, ctx.Err() == nil && dmapi.ClassOf(err) == dmapi.Permanent:
 		// Some items failed, and the answer does not say which; or the
 		// request as a whole was refused. Each row on its own says.
@@ -284,6 +289,9 @@ func (w *Worker) sendSuggestions(ctx context.Context, platform string, items []*
 	if ctx.Err() != nil {
 		return ctx.Err()
 	}
+	if errors.Is(err, errUnavailable) {
+		return err
+	}
 	return w.replaySuggestions(ctx, platform, replay, attempts, res.ErrorCodes, record)
 }
 
@@ -303,9 +311,9 @@ func (w *Worker) replaySuggestions(ctx context.Context, platform string, items [
 			created = c
 			return err
 		})
-		out, ok := finish(ctx, it.out, bulkAttempts+attempts, err)
-		if !ok {
-			return ctx.Err()
+		out, ferr := finish(ctx, it.out, bulkAttempts+attempts, err)
+		if ferr != nil {
+			return ferr
 		}
 		switch {
 		case err != nil:

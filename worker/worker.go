@@ -5,18 +5,22 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"strconv"
 	"time"
 
+	"github.com/bulksync/bulksync/applied"
 	"github.com/bulksync/bulksync/dmapi"
+	"github.com/bulksync/bulksync/importers"
 	"github.com/bulksync/bulksync/jobs"
 	"github.com/bulksync/bulksync/uipath"
 	"github.com/hibiken/asynq"
 )
 
 // applyFunc applies one row of a chunk to the API and returns its outcome.
-// It returns ok false when ctx ended before the outcome was known.
-type applyFunc func(ctx context.Context, c *chunkInfo, row jobs.ChunkRow) (out jobs.Outcome, ok bool)
+// It returns an error instead when the outcome is not known: ctx ended, or
+// the API is unavailable (errUnavailable).
+type applyFunc func(ctx context.Context, c *chunkInfo, row jobs.ChunkRow) (jobs.Outcome, error)
 
 // chunkFunc applies the rows of a chunk that have no outcome yet and hands
 // each outcome to record as soon as it is known. It returns record's first
@@ -37,9 +41,9 @@ var errHalted = errors.New("batch halted")
 func perRow(apply applyFunc) chunkFunc {
 	return func(ctx context.Context, c *chunkInfo, rows []jobs.ChunkRow, record recordFunc) error {
 		for _, row := range rows {
-			out, ok := apply(ctx, c, row)
-			if !ok {
-				return ctx.Err()
+			out, err := apply(ctx, c, row)
+			if err != nil {
+				return err
 			}
 			if err := record(out); err != nil {
 				return err
@@ -60,9 +64,11 @@ type Worker struct {
 	cfg     Config
 	store   *jobs.Store
 	api     *dmapi.Client
+	applied applied.Store
 	uipath  *uipath.Client // nil: not configured
 	log     *slog.Logger
 	apply   map[string]chunkFunc // by kind
+	sendsTx map[string]bool      // by kind: its writes carry a transaction_id
 	index   *licenseIndex
 	caches  *caches
 	redis   asynq.RedisConnOpt
@@ -76,7 +82,7 @@ type Worker struct {
 
 // uipathKind is the kind whose rows go to UiPath rather than the Data
 // Manager.
-const uipathKind = "uipath-group-licenses"
+const uipathKind = string(importers.UiPathGroupLicenses)
 
 // New returns a worker that takes tasks from the Redis at redis, keeps
 // outcomes in store and calls api (and cfg.UiPath for UiPath rows).
@@ -85,21 +91,15 @@ func New(redis asynq.RedisConnOpt, store *jobs.Store, api *dmapi.Client, cfg Con
 		return nil, err
 	}
 	cfg = cfg.withDefaults()
+	if cfg.Applied == nil {
+		cfg.Applied = applied.NewRedis(store.Client(), store.Prefix())
+	}
 	w := &Worker{
-		cfg: cfg, store: store, api: api, uipath: cfg.UiPath, log: cfg.Logger, redis: redis,
+		cfg: cfg, store: store, api: api, applied: cfg.Applied, uipath: cfg.UiPath, log: cfg.Logger, redis: redis,
 		index: newLicenseIndex(), caches: newCaches(), rec: newRecorder(store),
 	}
-	w.apply = map[string]chunkFunc{
-		"program-licenses":          perRow(w.licenseApplier(dmapi.ProgramLicense)),
-		"user-licenses":             perRow(w.licenseApplier(dmapi.UserLicense)),
-		"program-group-assignments": perRow(w.assignmentApplier(dmapi.ProgramLicense, groupSubject)),
-		"user-group-assignments":    perRow(w.assignmentApplier(dmapi.UserLicense, groupSubject)),
-		"program-user-assignments":  perRow(w.assignmentApplier(dmapi.ProgramLicense, userSubject)),
-		"user-user-assignments":     perRow(w.assignmentApplier(dmapi.UserLicense, userSubject)),
-		"program-suggestions":       w.applySuggestions,
-		"group-suggestions":         perRow(w.applyGroupSuggestion),
-		"issuers":                   perRow(w.applyIssuer),
-		uipathKind:                  perRow(w.applyAllocation),
+	if err := w.register(); err != nil {
+		return nil, err
 	}
 	return w, nil
 }
@@ -113,9 +113,12 @@ func (w *Worker) Start() error {
 		// Chunks are few and large: look for new ones often.
 		TaskCheckInterval: 100 * time.Millisecond,
 		RetryDelayFunc:    retryDelay,
-		ErrorHandler:      asynq.ErrorHandlerFunc(w.handleTaskError),
-		Logger:            asynqLogger{w.log},
-		LogLevel:          asynq.WarnLevel,
+		// A chunk handed back while the API is down is not failing: it
+		// keeps its redeliveries for real trouble.
+		IsFailure:    func(err error) bool { return !errors.Is(err, errUnavailable) },
+		ErrorHandler: asynq.ErrorHandlerFunc(w.handleTaskError),
+		Logger:       asynqLogger{w.log},
+		LogLevel:     asynq.WarnLevel,
 	})
 	mux := asynq.NewServeMux()
 	mux.Handle(jobs.TypePrefix, w)
@@ -160,8 +163,13 @@ func (w *Worker) Run(ctx context.Context) error {
 }
 
 // retryDelay spaces the redeliveries of a chunk whose delivery was cut
-// short: 1 s, 2 s, 4 s, ... up to 30 s.
-func retryDelay(n int, _ error, _ *asynq.Task) time.Duration {
+// short: 1 s, 2 s, 4 s, ... up to 30 s; a chunk handed back while the API
+// is down comes back after 10 to 20 s, about when the circuit breaker
+// lets a probe through.
+func retryDelay(n int, err error, _ *asynq.Task) time.Duration {
+	if errors.Is(err, errUnavailable) {
+		return 10*time.Second + rand.N(10*time.Second)
+	}
 	return min(time.Second<<min(n, 5), 30*time.Second)
 }
 
@@ -202,15 +210,25 @@ func (w *Worker) ProcessTask(ctx context.Context, t *asynq.Task) error {
 	if len(pending) == 0 {
 		return nil
 	}
+	started, err := w.store.ChunkStarted(ctx, p.BatchID, p.Chunk)
+	if err != nil {
+		return err
+	}
 	info := &chunkInfo{ChunkPayload: &p, total: meta.Total}
 	recs := &chunkRecords{}
-	err = apply(ctx, info, pending, func(outs ...jobs.Outcome) error { return w.record(ctx, &p, recs, outs) })
+	err = apply(withDeadline(ctx, started.Add(w.cfg.RetryFor)), info, pending, func(outs ...jobs.Outcome) error { return w.record(ctx, &p, recs, outs) })
 	if rerr := recs.wait(); rerr != nil {
 		err = rerr // redelivered: the rows without an outcome are applied again
 	}
 	switch {
 	case errors.Is(err, errHalted):
 		return nil
+	case errors.Is(err, errUnavailable):
+		reason := fmt.Sprintf("waiting for the API: %v; the batch goes on by itself when it answers again", err)
+		if serr := w.store.SetWaiting(context.WithoutCancel(ctx), p.BatchID, reason); serr != nil {
+			w.log.Warn("cannot mark batch waiting", "batch", p.BatchID, "err", serr)
+		}
+		return fmt.Errorf("chunk %d of batch %s: %w", p.Chunk, p.BatchID, err)
 	case err != nil:
 		return fmt.Errorf("chunk %d of batch %s: %w", p.Chunk, p.BatchID, err)
 	}
@@ -227,7 +245,7 @@ func (w *Worker) ProcessTask(ctx context.Context, t *asynq.Task) error {
 func (w *Worker) record(ctx context.Context, p *jobs.ChunkPayload, recs *chunkRecords, outs []jobs.Outcome) error {
 	w.rec.add(recs, p.BatchID, outs)
 	for _, out := range outs {
-		if out.ErrorCode != codeUnauthorized && out.ErrorCode != codeForbidden {
+		if !halts(out.ErrorCode) {
 			continue
 		}
 		reason := haltReason(p.Kind, out)
@@ -253,7 +271,9 @@ func haltReason(kind string, out jobs.Outcome) string {
 	case kind == uipathKind:
 		return fmt.Sprintf("UiPath answered %d at line %d: the external application needs the PM.License.Write scope", out.HTTPStatus, out.Line)
 	case out.ErrorCode == codeUnauthorized:
-		return fmt.Sprintf("the API answered %d at line %d: the API token is wrong or missing (BULKSYNC_API_TOKEN)", out.HTTPStatus, out.Line)
+		return fmt.Sprintf("the API answered %d at line %d: the API token is wrong or missing (BULKSYNC_API_TOKEN), or the API wants another Authorization scheme (BULKSYNC_API_AUTH_SCHEME)", out.HTTPStatus, out.Line)
+	case out.ErrorCode == codeLookupUnsupported:
+		return fmt.Sprintf("the API's license list ignored the external_id filter at line %d, so bulksync cannot tell whether a license exists; nothing was written for that row, and no more rows are sent", out.Line)
 	}
 	return fmt.Sprintf("the API answered %d at line %d: the API token is not allowed to do this; license writes need a Data Manager admin's key", out.HTTPStatus, out.Line)
 }
@@ -263,6 +283,10 @@ func haltReason(kind string, out jobs.Outcome) string {
 func (w *Worker) handleTaskError(ctx context.Context, t *asynq.Task, err error) {
 	retried, _ := asynq.GetRetryCount(ctx)
 	maxRetry, _ := asynq.GetMaxRetry(ctx)
+	if errors.Is(err, errUnavailable) {
+		w.log.Info("API unavailable; chunk handed back to the queue", "type", t.Type(), "err", err)
+		return
+	}
 	if retried < maxRetry && !errors.Is(err, asynq.SkipRetry) {
 		w.log.Warn("chunk will be retried", "type", t.Type(), "retried", retried, "err", err)
 		return
@@ -284,7 +308,7 @@ func (w *Worker) recordChunkFailed(ctx context.Context, p jobs.ChunkPayload, msg
 	outs := make([]jobs.Outcome, len(p.Rows))
 	for i, r := range p.Rows {
 		outs[i] = jobs.Outcome{
-			Row: r.Row, Line: r.Line, ExternalID: r.Key, TransactionID: r.TransactionID,
+			Row: r.Row, Line: r.Line, ExternalID: r.Key, TransactionID: w.sentTransactionID(p.Kind, r),
 			Action: jobs.ActionSkipped, Status: jobs.StatusFailed, ErrorCode: codeTaskFailed, Message: msg,
 		}
 	}

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/alicebob/miniredis/v2"
+	"github.com/bulksync/bulksync/applied"
 	"github.com/bulksync/bulksync/dmapi"
 	"github.com/bulksync/bulksync/jobs"
 	"github.com/bulksync/bulksync/sandbox"
@@ -29,6 +30,7 @@ type runtime struct {
 	store      *jobs.Store
 	api        *dmapi.Client
 	apiURL     string
+	applied    applied.Store // nil: Redis, beside the batches
 	uipath     *uipath.Client // nil: UiPath is not configured
 	uipathURL  string
 	embedRedis bool
@@ -134,11 +136,37 @@ func openAPI(r *runtime, getenv env, embedded bool, f apiFlags, log *slog.Logger
 	} else if token == "" {
 		return usagef("BULKSYNC_API_TOKEN is not set")
 	}
-	api, err := dmapi.New(dmapi.Config{BaseURL: url, Token: token, Timeout: f.timeout, RateLimit: f.rateLimit})
+	api, err := dmapi.New(dmapi.Config{
+		BaseURL: url, Token: token, AuthScheme: getenv("BULKSYNC_API_AUTH_SCHEME"),
+		Timeout: f.timeout, RateLimit: f.rateLimit,
+	})
 	if err != nil {
 		return usageError{err}
 	}
 	r.api, r.apiURL = api, url
+	return nil
+}
+
+// openApplied opens the applied-state store. It lives in Redis beside the
+// batches, except when Redis is in-process and the API is not: then in the
+// state file (file, or the default place), so that two runs on one
+// machine agree. Run it after openRedis and openAPI.
+func openApplied(r *runtime, getenv env, file string) error {
+	if !r.embedRedis || r.embedAPI {
+		return nil
+	}
+	if file == "" {
+		var err error
+		if file, err = applied.DefaultPath(getenv); err != nil {
+			return err
+		}
+	}
+	f, err := applied.OpenFile(file)
+	if err != nil {
+		return err
+	}
+	r.closers = append(r.closers, func() { _ = f.Close() })
+	r.applied = f
 	return nil
 }
 

@@ -19,7 +19,8 @@ func runWorker(ctx context.Context, args []string, stderr io.Writer, getenv env,
 		af  apiFlags
 	)
 	fs.IntVar(&cfg.Concurrency, "concurrency", 10, "chunks worked at once")
-	fs.IntVar(&cfg.MaxAttempts, "max-attempts", 8, "attempts of one row on transient API faults")
+	fs.DurationVar(&cfg.RetryFor, "retry-for", time.Hour, "how long a row's transient API faults are retried (an outage included) before it fails")
+	fs.IntVar(&cfg.MaxAttempts, "max-attempts", 0, "most attempts of one row on transient API faults, 0 for no limit but --retry-for")
 	fs.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", 10*time.Second, "how long a shutdown waits for chunks in progress before handing them back")
 	fs.DurationVar(&af.timeout, "request-timeout", 30*time.Second, "timeout of one API request")
 	fs.Float64Var(&af.rateLimit, "rate-limit", 0, "most API requests per second, 0 for no limit")
@@ -41,7 +42,7 @@ func runWorker(ctx context.Context, args []string, stderr io.Writer, getenv env,
 	if err := openUiPath(rt, getenv, af); err != nil {
 		return err
 	}
-	cfg.Logger, cfg.UiPath = log, rt.uipath
+	cfg.Logger, cfg.UiPath, cfg.Applied = log, rt.uipath, rt.applied
 	w, err := worker.New(rt.redisOpt, rt.store, rt.api, cfg)
 	if err != nil {
 		return usageError{err}

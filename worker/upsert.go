@@ -1,0 +1,180 @@
+package worker
+
+import (
+	"cmp"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"maps"
+
+	"github.com/bulksync/bulksync/applied"
+	"github.com/bulksync/bulksync/dmapi"
+	"github.com/bulksync/bulksync/jobs"
+)
+
+// upsert is the look-before-write rule every kind with a look-up follows.
+// Each attempt looks the row's record up (the look-up retried on its own
+// transient failures); absent, it is created; present, the fields that
+// differ are updated; else the row is unchanged. A write whose answer was
+// lost is found by the next attempt's look-up instead of being sent again,
+// and reported as what it did. Before a create, the row's transaction id
+// is stored as the target's write intent, so that a create that took
+// effect in a delivery killed before its outcome was stored is reported
+// created, not unchanged, when the chunk comes back.
+type upsert[T any] struct {
+	// find looks the row's record up; nil when absent.
+	find func(ctx context.Context) (*T, error)
+	// diff names the fields the row would change. It may consult the
+	// applied state for fields the record does not hold.
+	diff func(cur *T, st *applied.Record) (fieldDiff, error)
+	// create creates the record; nil when the row may only update one
+	// that exists (absent, the row fails with not_found).
+	create func(ctx context.Context) error
+	// update writes the changed fields to cur.
+	update func(ctx context.Context, cur *T, changed fieldDiff) error
+	// sent returns the fingerprints of the fields a write sent that the
+	// API does not echo, to remember: the create's when cur is nil, else
+	// the update's of changed. Nil when the kind sends none.
+	sent func(cur *T, changed fieldDiff) map[string]string
+	// what names the record in messages ("issuer").
+	what string
+}
+
+// target is a row's record in the applied-state store.
+type target struct {
+	store   applied.Store
+	ns, key string
+	txID    string // the row's transaction id: its write intent
+}
+
+// target returns a row's place in the applied-state store.
+func (w *Worker) target(kind string, row jobs.ChunkRow) target {
+	return target{store: w.applied, ns: applied.Namespace(w.api.BaseURL(), kind), key: row.Key, txID: row.TransactionID}
+}
+
+// run applies the row in attempts until it has an outcome.
+func (u *upsert[T]) run(ctx context.Context, w *Worker, tg target, dryRun bool, out *jobs.Outcome) (int, error) {
+	var lost string // what an earlier attempt's write whose answer was lost did
+	return w.retry(ctx, func() error {
+		cur, err := lookup(ctx, w, u.find)
+		if err != nil {
+			return err
+		}
+		if cur == nil {
+			switch {
+			case u.create == nil:
+				return &notFoundError{what: u.what}
+			case dryRun:
+				out.Action = jobs.ActionCreate
+				return nil
+			}
+			st := applied.Record{Intent: tg.txID}
+			if err := w.call(ctx, func() error { return storeError(tg.store.Put(ctx, tg.ns, tg.key, st)) }); err != nil {
+				return err
+			}
+			err := u.create(ctx)
+			if err == nil {
+				out.Action = jobs.ActionCreated
+				return u.remember(ctx, w, tg, st, nil, nil)
+			}
+			if dmapi.ClassOf(err) == dmapi.Retryable {
+				lost = jobs.ActionCreated
+			}
+			if dmapi.StatusOf(err) != 400 {
+				return err // a 500 or a lost answer: the next attempt looks up first
+			}
+			// Rejected: perhaps another writer created it meanwhile.
+			found, ferr := lookup(ctx, w, u.find)
+			if ferr != nil {
+				return ferr
+			}
+			if found == nil {
+				return err
+			}
+			cur = found
+		}
+		st, _, err := tg.get(ctx, w)
+		if err != nil {
+			return err
+		}
+		if st.Intent == tg.txID && tg.txID != "" {
+			lost = cmp.Or(lost, jobs.ActionCreated) // this row's create took effect in an earlier delivery
+		}
+		changed, err := u.diff(cur, &st)
+		if err != nil {
+			return err
+		}
+		switch {
+		case len(changed) == 0:
+			out.Action = cmp.Or(lost, jobs.ActionUnchanged)
+			return nil
+		case dryRun:
+			out.Action, out.Message = jobs.ActionUpdate, changed.wouldUpdate()
+			return nil
+		}
+		if err := u.update(ctx, cur, changed); err != nil {
+			if dmapi.ClassOf(err) == dmapi.Retryable {
+				lost = cmp.Or(lost, jobs.ActionUpdated)
+			}
+			if dmapi.StatusOf(err) == 404 && u.create != nil {
+				// Deleted since the look-up: look again on the next attempt.
+				return &dmapi.Error{Op: "update " + u.what, Err: fmt.Errorf("the %s vanished between look-up and update", u.what)}
+			}
+			return err
+		}
+		out.Action, out.Message = cmp.Or(lost, jobs.ActionUpdated), changed.updated()
+		return u.remember(ctx, w, tg, st, cur, changed)
+	})
+}
+
+// remember stores the fingerprints of what a successful write sent that
+// the API does not echo.
+func (u *upsert[T]) remember(ctx context.Context, w *Worker, tg target, st applied.Record, cur *T, changed fieldDiff) error {
+	if u.sent == nil {
+		return nil
+	}
+	fps := u.sent(cur, changed)
+	if len(fps) == 0 {
+		return nil
+	}
+	st.Fields = maps.Clone(st.Fields)
+	if st.Fields == nil {
+		st.Fields = map[string]string{}
+	}
+	maps.Copy(st.Fields, fps)
+	return w.call(ctx, func() error { return storeError(tg.store.Put(ctx, tg.ns, tg.key, st)) })
+}
+
+// get reads the target's applied state.
+func (tg target) get(ctx context.Context, w *Worker) (applied.Record, bool, error) {
+	var st applied.Record
+	var ok bool
+	err := w.call(ctx, func() error {
+		var err error
+		st, ok, err = tg.store.Get(ctx, tg.ns, tg.key)
+		return storeError(err)
+	})
+	return st, ok, err
+}
+
+// storeError makes an applied-state store failure (Redis down) retryable
+// for the row: the write it guards must not go out unrecorded.
+func storeError(err error) error {
+	var apiErr *dmapi.Error
+	if err == nil || errors.As(err, &apiErr) || errors.Is(err, context.Canceled) {
+		return err
+	}
+	return &dmapi.Error{Op: "applied state", Err: err}
+}
+
+// notEchoed compares a field that the API's answer may not hold: with the
+// answer's value when it holds the field (have is not nil), else with the
+// fingerprint of what was last applied, else (never applied) it differs.
+func notEchoed(st *applied.Record, field string, want json.RawMessage, have json.RawMessage) bool {
+	if have != nil {
+		return !sameJSON(want, have)
+	}
+	fp, ok := st.Fields[field]
+	return !ok || fp != applied.Fingerprint(want)
+}
