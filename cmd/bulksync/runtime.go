@@ -30,7 +30,7 @@ type runtime struct {
 	store      *jobs.Store
 	api        *dmapi.Client
 	apiURL     string
-	applied    applied.Store // nil: Redis, beside the batches
+	applied    applied.Store  // nil: Redis, beside the batches
 	uipath     *uipath.Client // nil: UiPath is not configured
 	uipathURL  string
 	embedRedis bool
