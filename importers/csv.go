@@ -79,6 +79,9 @@ func (s *csvSource) next(vals *rowValues) (*RowError, error) {
 	if rerr != nil || err != nil {
 		return rerr, err
 	}
+	if s.m.crlf.any() {
+		s.keepCRLF(rec)
+	}
 	if len(rec) != len(s.cols) {
 		return rowErr(vals.line, "", ErrFieldCount, "%d cells, the header has %d columns", len(rec), len(s.cols)), nil
 	}
@@ -111,6 +114,7 @@ func (s *csvSource) read(vals *rowValues) ([]string, *RowError, error) {
 			return nil, nil, fileErr(pe.StartLine, ErrTooLarge, "a row longer than %d bytes (raise --max-row-bytes)", s.lim.MaxRowBytes)
 		case errors.As(err, &pe):
 			vals.line, s.last = pe.StartLine, pe.Line
+			s.m.crlf.forget(pe.StartLine)
 			return nil, rowErr(pe.StartLine, "", ErrMalformedCSV, "%v", pe.Err), nil
 		case errors.Is(err, io.EOF):
 			return nil, nil, io.EOF
@@ -122,10 +126,40 @@ func (s *csvSource) read(vals *rowValues) ([]string, *RowError, error) {
 	}
 	vals.line, _ = s.r.FieldPos(0)
 	s.last, _ = s.r.FieldPos(len(rec) - 1)
+	s.m.crlf.forget(vals.line)
 	if s.r.InputOffset()-start > int64(s.lim.MaxRowBytes) {
 		return nil, nil, fileErr(vals.line, ErrTooLarge, "a row longer than %d bytes (raise --max-row-bytes)", s.lim.MaxRowBytes)
 	}
 	return rec, nil, nil
+}
+
+// keepCRLF gives the cells of the last record the line breaks they were
+// written with: a newline in a cell is a line end inside quotes, and
+// encoding/csv has turned each "\r\n" into "\n".
+func (s *csvSource) keepCRLF(rec []string) {
+	for i, cell := range rec {
+		if strings.IndexByte(cell, '\n') < 0 {
+			continue
+		}
+		line, _ := s.r.FieldPos(i)
+		var b strings.Builder
+		b.Grow(len(cell) + strings.Count(cell, "\n"))
+		for {
+			j := strings.IndexByte(cell, '\n')
+			if j < 0 {
+				break
+			}
+			b.WriteString(cell[:j])
+			if s.m.crlf.at(line) {
+				b.WriteByte('\r')
+			}
+			b.WriteByte('\n')
+			cell = cell[j+1:]
+			line++
+		}
+		b.WriteString(cell)
+		rec[i] = b.String()
+	}
 }
 
 func (s *csvSource) skip() error {

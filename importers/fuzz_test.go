@@ -235,6 +235,7 @@ func FuzzReaderCSV(f *testing.F) {
 		"a,b,c,d,e,f,g,h,i,j\n1,2,3,4,5,6,7,8,9,10\n",
 		"\"\n\"\n\"\n",
 		"platform_key,external_id\r\r\r\nacme,\"\r\n\r\n\"\r\n",
+		userCSV + "acme,\"a\r\nb\nc\r\r\nd\r\",1,,,,,u1\r\nacme,\"e\nf\",2,,,,\"{\r\n}\",u2\n",
 		" Platform_Key , EXTERNAL_ID \nacme,u1\n",
 		"platform_key,external_id\n" + strings.Repeat("acme,"+strings.Repeat("x", 100)+"\n", 3),
 	}

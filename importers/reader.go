@@ -109,6 +109,9 @@ type rowSource interface {
 func NewReader(r io.Reader, opts Options) (*Reader, error) {
 	opts.Limits = opts.Limits.withDefaults()
 	m := &meter{r: r, max: int64(opts.Limits.MaxRowBytes) + 64<<10}
+	if opts.Format != FormatJSON {
+		m.crlf = &crlfLines{}
+	}
 	br := bufio.NewReaderSize(m, 64<<10)
 	if err := skipBOM(br); err != nil {
 		return nil, err
@@ -122,6 +125,7 @@ func NewReader(r io.Reader, opts Options) (*Reader, error) {
 		format = FormatCSV
 		if first == '[' || first == '{' {
 			format = FormatJSON
+			m.crlf = nil // only CSV cells need their line ends
 		}
 	}
 	var schema *Schema
@@ -298,6 +302,7 @@ type meter struct {
 	n    int64 // bytes read
 	mark int64 // offset where the current row starts
 	max  int64
+	crlf *crlfLines // CSV: the lines that end in "\r\n"; nil for JSON
 }
 
 var errRowTooLarge = errors.New("row too large")
@@ -308,6 +313,9 @@ func (m *meter) Read(p []byte) (int, error) {
 	}
 	n, err := m.r.Read(p)
 	m.n += int64(n)
+	if m.crlf != nil {
+		m.crlf.scan(p[:n])
+	}
 	return n, err
 }
 

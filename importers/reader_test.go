@@ -51,7 +51,7 @@ var csvRowTests = []rowTest{
 		Input: "\xef\xbb\xbf" + strings.ReplaceAll(userCSV+"acme,Ada,1,,,,,u1\nacme,\"Grace\nHopper\",2,,,,,u2\n\nacme,Alan,3,,,,,u3\n", "\n", "\r\n"),
 		Want: []row{
 			good(2, "u1", `{"platform_key":"acme","name":"Ada","count":1,"external_id":"u1"}`),
-			good(3, "u2", `{"platform_key":"acme","name":"Grace\nHopper","count":2,"external_id":"u2"}`),
+			good(3, "u2", `{"platform_key":"acme","name":"Grace\r\nHopper","count":2,"external_id":"u2"}`), // the cell's line break as written
 			good(6, "u3", `{"platform_key":"acme","name":"Alan","count":3,"external_id":"u3"}`),
 		},
 	},
@@ -921,7 +921,7 @@ func TestReaderRawAndHeader(t *testing.T) {
 		require.NoError(t, err)
 		require.Nil(t, row.Err)
 		cells, object := r.Raw()
-		require.Equal(t, []string{"acme", "Grace\nHopper", "u1"}, cells)
+		require.Equal(t, []string{"acme", "Grace\r\nHopper", "u1"}, cells)
 		require.Nil(t, object)
 
 		row, err = r.Next()
