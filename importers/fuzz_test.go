@@ -273,6 +273,9 @@ func FuzzReaderJSON(f *testing.F) {
 		"{\"platform_key\": \"acme\", \"external_id\": \"u1\", \"seats\": 5}\n",
 		"{\"platform_key\": \"acme\", \"external_id\": \"u1\"}\r\n\r\n{\"platform_key\": \"acme\", \"external_id\": \"u2\"}",
 		"[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]",
+		"{\"platform_key\": \"acme\", \"external_id\": \"u1\", \"metadata\": {\"suggestion_data\": []}}\n{\"suggestion_data\": [{\"platform_key\": \"acme\", \"external_id\": \"u2\"}]}\n",
+		"{\"suggestion_data\": [{\"platform_key\": \"acme\", \"external_id\": \"u1\"}], \"platform_key\": \"acme\"}",
+		"\n{\"platform_key\": \"acme\", \"external_id\": u1}\n{\"platform_key\": \"acme\", \"external_id\": \"u2\"}\n",
 		"[{\"platform_key\": \"acme\", \"name\": \"" + strings.Repeat("x", 120) + "\", \"external_id\": \"u1\"}]",
 	}
 	for i, s := range seeds {

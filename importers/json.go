@@ -39,7 +39,7 @@ func newJSONSource(br *bufio.Reader, m *meter, schema *Schema, opts Options) (*j
 	s := &jsonSource{opts: opts, m: m}
 	first, _ := firstByte(br)
 	switch {
-	case first == '{' && isBulkBody(br):
+	case first == '{' && (schema == nil || schema.Kind == ProgramSuggestions) && isBulkBody(br):
 		s.lt = &lineTracker{r: br, line: 1}
 		s.dec = json.NewDecoder(s.lt)
 		if err := s.openBulk(); err != nil {
@@ -70,15 +70,20 @@ func newJSONSource(br *bufio.Reader, m *meter, schema *Schema, opts Options) (*j
 			}
 			return nil, nil, err
 		}
-		var obj map[string]json.RawMessage
-		if err := json.Unmarshal(raw, &obj); err != nil {
-			return nil, nil, fileErr(line, ErrUnknownKind, "the kind cannot be told from the first row, which cannot be read as a JSON object (%v); pass --kind", err)
+		if err := syntaxError(raw); err != nil {
+			return nil, nil, fileErr(line, ErrSyntax, "the first row is not valid JSON (%v), so the kind cannot be told from it; pass --kind to read the file's other rows", err)
 		}
-		keys := make([]string, 0, len(obj))
-		for k := range obj {
+		if raw[0] != '{' {
+			return nil, nil, fileErr(line, ErrUnknownKind, "the kind cannot be told from the first row, which is %s, not an object; pass --kind", jsonTypeName(raw[0]))
+		}
+		var keys []string
+		if err := objectKeys(json.NewDecoder(bytes.NewReader(raw)), func(k string) bool {
 			keys = append(keys, k)
+			return true
+		}); err != nil {
+			return nil, nil, fileErr(line, ErrSyntax, "the first row cannot be read: %v", err)
 		}
-		if _, ok := obj["platform_key"]; !ok && s.envelope["platform_key"] != nil {
+		if !slices.Contains(keys, "platform_key") && s.envelope["platform_key"] != nil {
 			keys = append(keys, "platform_key") // the one envelope key rows take
 		}
 		slices.Sort(keys)
@@ -95,10 +100,56 @@ func newJSONSource(br *bufio.Reader, m *meter, schema *Schema, opts Options) (*j
 var bulkKeys = map[string]bool{"platform_key": true, "platform_org": true, "department_mode": true}
 
 // isBulkBody reports whether the input starts like a bulk suggestion body:
-// an object with a suggestion_data key near its start.
+// an object with a top-level suggestion_data key within the buffered
+// start of the input. Keys inside values (a row's metadata, say) do not
+// count.
 func isBulkBody(br *bufio.Reader) bool {
 	b, _ := br.Peek(br.Size())
-	return bytes.Contains(b, []byte(`"suggestion_data"`))
+	found := false
+	_ = objectKeys(json.NewDecoder(bytes.NewReader(b)), func(k string) bool {
+		found = k == "suggestion_data"
+		return !found
+	})
+	return found
+}
+
+// errNotAnObject is objectKeys' error for a value that is not an object.
+var errNotAnObject = errors.New("not a JSON object")
+
+// objectKeys reads the JSON object dec is at and calls fn with each of its
+// top-level keys, in order, skipping their values, until fn returns false.
+func objectKeys(dec *json.Decoder, fn func(key string) bool) error {
+	tok, err := dec.Token()
+	if err != nil {
+		return err
+	}
+	if tok != json.Delim('{') {
+		return errNotAnObject
+	}
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return err
+		}
+		if key, _ := tok.(string); !fn(key) {
+			return nil
+		}
+		var skip json.RawMessage
+		if err := dec.Decode(&skip); err != nil {
+			return err
+		}
+	}
+	_, err = dec.Token()
+	return err
+}
+
+// syntaxError returns why raw is not one valid JSON value, or nil.
+func syntaxError(raw []byte) error {
+	if json.Valid(raw) {
+		return nil
+	}
+	var v json.RawMessage
+	return json.Unmarshal(raw, &v)
 }
 
 // openBulk reads a bulk body up to the first item of suggestion_data,
@@ -254,10 +305,10 @@ func (s *jsonSource) next(vals *rowValues) (*RowError, error) {
 		return nil, err
 	}
 	if raw[0] != '{' {
-		if json.Valid(raw) {
-			return rowErr(line, "", ErrNotAnObject, "each row must be a JSON object"), nil
+		if err := syntaxError(raw); err != nil {
+			return rowErr(line, "", ErrMalformedJSON, "the line is not valid JSON: %v", err), nil
 		}
-		return rowErr(line, "", ErrMalformedJSON, "the line is not valid JSON"), nil
+		return rowErr(line, "", ErrNotAnObject, "each row must be a JSON object, not %s", jsonTypeName(raw[0])), nil
 	}
 	var obj map[string]json.RawMessage
 	if err := json.Unmarshal(raw, &obj); err != nil {

@@ -262,6 +262,8 @@ func jsonTypeName(first byte) string {
 		return "a boolean"
 	case '"':
 		return "a string"
+	case 'n':
+		return "null"
 	}
 	return "a number"
 }
