@@ -12,6 +12,7 @@ import (
 // csvSource reads rows from CSV with a header row.
 type csvSource struct {
 	r      *csv.Reader
+	br     *bufio.Reader // what r reads from
 	m      *meter
 	lim    Limits
 	header []string // as written in the file
@@ -50,7 +51,7 @@ func newCSVSource(br *bufio.Reader, m *meter, schema *Schema, opts Options) (*cs
 			return nil, nil, kindErr(1, err)
 		}
 	}
-	s := &csvSource{r: r, m: m, lim: opts.Limits, header: header, cols: make([]int, len(header))}
+	s := &csvSource{r: r, br: br, m: m, lim: opts.Limits, header: header, cols: make([]int, len(header))}
 	s.last, _ = r.FieldPos(len(header) - 1) // the header's last line: rows start after it
 	seen := make(map[string]bool, len(header))
 	var unknown []string
@@ -115,7 +116,7 @@ func (s *csvSource) read(vals *rowValues) ([]string, *RowError, error) {
 		case errors.As(err, &pe):
 			vals.line, s.last = pe.StartLine, pe.Line
 			s.m.crlf.forget(pe.StartLine)
-			return nil, rowErr(pe.StartLine, "", ErrMalformedCSV, "%v", pe.Err), nil
+			return nil, rowErr(pe.StartLine, "", ErrMalformedCSV, "%s", s.malformed(pe, rec)), nil
 		case errors.Is(err, io.EOF):
 			return nil, nil, io.EOF
 		case errors.Is(err, errRowTooLarge):
@@ -131,6 +132,26 @@ func (s *csvSource) read(vals *rowValues) ([]string, *RowError, error) {
 		return nil, nil, fileErr(vals.line, ErrTooLarge, "a row longer than %d bytes (raise --max-row-bytes)", s.lim.MaxRowBytes)
 	}
 	return rec, nil, nil
+}
+
+// malformed explains why a record is not valid CSV. A quoted cell that
+// is not closed makes encoding/csv read the rest of the file into that
+// cell, so that the rows after it are lost to that one error: it says so,
+// and from which line. rec holds the cells read before the error.
+func (s *csvSource) malformed(pe *csv.ParseError, rec []string) string {
+	if !errors.Is(pe.Err, csv.ErrQuote) {
+		return pe.Err.Error()
+	}
+	// The cell in error starts on the line where the cell before it ends.
+	line := pe.StartLine
+	if n := len(rec); n > 0 {
+		start, _ := s.r.FieldPos(n - 1)
+		line = start + strings.Count(rec[n-1], "\n")
+	}
+	if _, err := s.br.Peek(1); line == pe.Line || !errors.Is(err, io.EOF) {
+		return pe.Err.Error()
+	}
+	return fmt.Sprintf("the quoted cell that starts on line %d is not closed (a quote closes a cell only before a comma or a line end; a quote inside a cell is written twice), so the rest of the file, from line %d to line %d, was read as part of that cell", line, line+1, pe.Line)
 }
 
 // keepCRLF gives the cells of the last record the line breaks they were
