@@ -27,6 +27,10 @@ type Config struct {
 	// InitialBackoff is the first retry delay; it doubles (with ±50%
 	// jitter) up to MaxBackoff. Defaults to 250 ms and 15 s.
 	InitialBackoff, MaxBackoff time.Duration
+	// OutageDelay is how long a chunk handed back while the API is down
+	// waits before it is delivered again (plus up to as much jitter).
+	// Defaults to 10 s.
+	OutageDelay time.Duration
 	// MaxRetryAfter caps how long a Retry-After header may make a row
 	// wait. Defaults to 60 s.
 	MaxRetryAfter time.Duration
@@ -54,6 +58,7 @@ func (c Config) withDefaults() Config {
 	c.RetryFor = cmp.Or(c.RetryFor, time.Hour)
 	c.InitialBackoff = cmp.Or(c.InitialBackoff, 250*time.Millisecond)
 	c.MaxBackoff = cmp.Or(c.MaxBackoff, 15*time.Second)
+	c.OutageDelay = cmp.Or(c.OutageDelay, 10*time.Second)
 	c.MaxRetryAfter = cmp.Or(c.MaxRetryAfter, time.Minute)
 	c.ShutdownTimeout = cmp.Or(c.ShutdownTimeout, 10*time.Second)
 	if c.Logger == nil {

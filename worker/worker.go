@@ -112,7 +112,7 @@ func (w *Worker) Start() error {
 		ShutdownTimeout: w.cfg.ShutdownTimeout,
 		// Chunks are few and large: look for new ones often.
 		TaskCheckInterval: 100 * time.Millisecond,
-		RetryDelayFunc:    retryDelay,
+		RetryDelayFunc:    w.retryDelay,
 		// A chunk handed back while the API is down is not failing: it
 		// keeps its redeliveries for real trouble.
 		IsFailure:    func(err error) bool { return !errors.Is(err, errUnavailable) },
@@ -164,11 +164,11 @@ func (w *Worker) Run(ctx context.Context) error {
 
 // retryDelay spaces the redeliveries of a chunk whose delivery was cut
 // short: 1 s, 2 s, 4 s, ... up to 30 s; a chunk handed back while the API
-// is down comes back after 10 to 20 s, about when the circuit breaker
-// lets a probe through.
-func retryDelay(n int, err error, _ *asynq.Task) time.Duration {
+// is down comes back after one to two OutageDelay, about when the circuit
+// breaker lets a probe through.
+func (w *Worker) retryDelay(n int, err error, _ *asynq.Task) time.Duration {
 	if errors.Is(err, errUnavailable) {
-		return 10*time.Second + rand.N(10*time.Second)
+		return w.cfg.OutageDelay + rand.N(w.cfg.OutageDelay)
 	}
 	return min(time.Second<<min(n, 5), 30*time.Second)
 }
