@@ -269,6 +269,7 @@ func FuzzReaderJSON(f *testing.F) {
 		"{\"platform_key\": \"\\ud800\", \"name\": \"\\u00e9\\n\\\"<&>\", \"external_id\": \"u1\"}\n",
 		"{\"platform_key\": \"acme\", \"count\": 1e99, \"external_id\": \"u1\"}\n{\"platform_key\": \"acme\", \"count\": -1, \"external_id\": \"u2\"}\n{\"platform_key\": \"acme\", \"count\": 99999999999999999999, \"external_id\": \"u3\"}\n",
 		"{\"platform_key\": \"acme\", \"count\": 1.0, \"active\": 1, \"started\": 20240101, \"metadata\": [], \"external_id\": \"u1\"}\n",
+		"{\"platform_key\": \"acme\", \"count\": 1E+2, \"external_id\": \"u1\"}\n{\"platform_key\": \"acme\", \"count\": 123e65, \"external_id\": \"u2\"}\n{\"platform_key\": \"acme\", \"count\": 25e-1, \"external_id\": \"u3\"}\n",
 		"{\"platform_key\": \"acme\", \"started\": \"2024-06-01\", \"expired\": \"2024-01-01\", \"external_id\": \"u1\"}\n",
 		"{\"platform_key\": \"acme\", \"external_id\": \"u1\", \"seats\": 5}\n",
 		"{\"platform_key\": \"acme\", \"external_id\": \"u1\"}\r\n\r\n{\"platform_key\": \"acme\", \"external_id\": \"u2\"}",

@@ -417,6 +417,15 @@ var jsonRowTests = []jsonRowTest{
 			`{"platform_key": "acme", "count": true, "external_id": "n13"}`,
 			`{"platform_key": "acme", "count": {"seats": 4}, "external_id": "n14"}`,
 			`{"platform_key": "acme", "count": [4], "external_id": "n15"}`,
+			`{"platform_key": "acme", "count": 1E+2, "external_id": "n16"}`,
+			`{"platform_key": "acme", "count": 2.5e1, "external_id": "n17"}`,
+			`{"platform_key": "acme", "count": 2500e-2, "external_id": "n18"}`,
+			`{"platform_key": "acme", "count": -0.0, "external_id": "n19"}`,
+			`{"platform_key": "acme", "count": 123e65, "external_id": "n20"}`,
+			`{"platform_key": "acme", "count": -1E+2, "external_id": "n21"}`,
+			`{"platform_key": "acme", "count": 1e-3, "external_id": "n22"}`,
+			`{"platform_key": "acme", "count": 3000000000.5, "external_id": "n23"}`,
+			`{"platform_key": "acme", "count": "1E+2", "external_id": "n24"}`,
 		},
 		Want: []row{
 			good(1, "n1", `{"platform_key":"acme","count":0,"external_id":"n1"}`),
@@ -429,11 +438,20 @@ var jsonRowTests = []jsonRowTest{
 			bad(8, "n8", "out_of_range:count"),
 			bad(9, "n9", "out_of_range:count"),
 			bad(10, "n10", "invalid_integer:count"),
-			bad(11, "n11", "invalid_integer:count"),
+			good(11, "n11", `{"platform_key":"acme","count":12,"external_id":"n11"}`), // a JSON number's value counts, not its form
 			bad(12, "n12", "invalid_integer:count"),
 			bad(13, "n13", "invalid_type:count"),
 			bad(14, "n14", "invalid_type:count"),
 			bad(15, "n15", "invalid_type:count"),
+			good(16, "n16", `{"platform_key":"acme","count":100,"external_id":"n16"}`),
+			good(17, "n17", `{"platform_key":"acme","count":25,"external_id":"n17"}`),
+			good(18, "n18", `{"platform_key":"acme","count":25,"external_id":"n18"}`),
+			good(19, "n19", `{"platform_key":"acme","count":0,"external_id":"n19"}`),
+			bad(20, "n20", "out_of_range:count"),
+			bad(21, "n21", "out_of_range:count"),
+			bad(22, "n22", "invalid_integer:count"),
+			bad(23, "n23", "invalid_integer:count"), // a fraction, however large
+			bad(24, "n24", "invalid_integer:count"), // a string is read as CSV text
 		},
 	},
 	{

@@ -228,11 +228,71 @@ func (f *Field) fromJSON(line int, raw json.RawMessage, lim Limits) (value, *Row
 			return value{set: true, b: raw[0] == 't'}, nil
 		}
 	default: // a number
+		if f.Type == Integer && bytes.ContainsAny(raw, ".eE") {
+			return f.fromJSONNumber(line, string(raw))
+		}
 		if f.Type == String || f.Type == Integer {
 			return f.fromText(line, string(raw), lim)
 		}
 	}
 	return value{}, rowErr(line, f.Name, ErrInvalidType, "expected %s, got %s", f.Type, jsonTypeName(raw[0]))
+}
+
+// fromJSONNumber reads a JSON number with a fraction or an exponent into
+// an Integer field: its value counts, not its form, so 1E+2 is 100 and
+// 12.0 is 12; a value with a fraction is invalid_integer, a whole one
+// beyond the field's range out_of_range.
+func (f *Field) fromJSONNumber(line int, num string) (value, *RowError) {
+	text, whole := wholeNumber(num)
+	if !whole {
+		return value{}, rowErr(line, f.Name, ErrInvalidInteger, "%s is not a whole number", num)
+	}
+	n, err := strconv.ParseInt(text, 10, 64)
+	if err != nil || n < f.Min || n > f.Max {
+		return value{}, rowErr(line, f.Name, ErrOutOfRange, "%s must be between %d and %d", num, f.Min, f.Max)
+	}
+	return value{set: true, i: n}, nil
+}
+
+// wholeNumber returns the value of the JSON number num as decimal digits
+// with an optional '-' ("100" for 1E+2 or 100.0), shifting its digits by
+// its exponent exactly, without floating point. whole is false when the
+// value has a fraction. A value of more digits than an int64 holds comes
+// back as "" (whole, and beyond every range).
+func wholeNumber(num string) (text string, whole bool) {
+	neg := strings.HasPrefix(num, "-")
+	mant, exp := strings.TrimPrefix(num, "-"), 0
+	if i := strings.IndexAny(mant, "eE"); i >= 0 {
+		e, err := strconv.Atoi(mant[i+1:])
+		if err != nil { // an exponent beyond an int: its sign tells
+			e = math.MaxInt32
+			if mant[i+1] == '-' {
+				e = math.MinInt32
+			}
+		}
+		mant, exp = mant[:i], max(math.MinInt32, min(e, math.MaxInt32))
+	}
+	digits := mant
+	if i := strings.IndexByte(mant, '.'); i >= 0 {
+		digits = mant[:i] + mant[i+1:]
+		exp -= len(mant) - i - 1
+	}
+	digits = strings.TrimLeft(digits, "0")
+	trimmed := strings.TrimRight(digits, "0")
+	exp += len(digits) - len(trimmed)
+	switch {
+	case trimmed == "":
+		return "0", true
+	case exp < 0:
+		return "", false
+	case len(trimmed)+exp > 19:
+		return "", true
+	}
+	text = trimmed + strings.Repeat("0", exp)
+	if neg {
+		text = "-" + text
+	}
+	return text, true
 }
 
 // plainJSONString returns the string a JSON string literal holds when it

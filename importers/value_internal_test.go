@@ -3,6 +3,8 @@ package importers
 import (
 	"bytes"
 	"encoding/json"
+	"math/big"
+	"strings"
 	"testing"
 	"time"
 	"unicode/utf8"
@@ -80,5 +82,66 @@ func FuzzPlainJSONString(f *testing.F) {
 		var want string
 		require.NoError(t, json.Unmarshal(raw, &want), "%q is taken as plain", raw)
 		require.Equal(t, want, got)
+	})
+}
+
+func TestWholeNumber(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		num, text string
+		whole     bool
+	}{
+		{"1E+2", "100", true},
+		{"1e2", "100", true},
+		{"1.0", "1", true},
+		{"12.50e1", "125", true},
+		{"100e-2", "1", true},
+		{"-2.5e1", "-25", true},
+		{"0.0", "0", true},
+		{"-0e-7", "0", true},
+		{"0.000e99999999999", "0", true},
+		{"9223372036854775807.0", "9223372036854775807", true},
+		{"123e65", "", true},
+		{"1e99999999999", "", true},
+		{"1.5", "", false},
+		{"1e-3", "", false},
+		{"12.0001e3", "", false},
+		{"1e-99999999999", "", false},
+	} {
+		t.Run(tt.num, func(t *testing.T) {
+			t.Parallel()
+			text, whole := wholeNumber(tt.num)
+			require.Equal(t, tt.whole, whole)
+			require.Equal(t, tt.text, text)
+		})
+	}
+}
+
+// FuzzWholeNumber checks wholeNumber against math/big's exact value of
+// the number.
+func FuzzWholeNumber(f *testing.F) {
+	for _, s := range []string{"1E+2", "1.0", "-0.0", "12.5", "1e-3", "123e65", "100e-2", "0.1e1", "-9223372036854775808.0"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, num string) {
+		if !json.Valid([]byte(num)) || num != strings.TrimSpace(num) || (num[0] != '-' && (num[0] < '0' || num[0] > '9')) {
+			return // not a JSON number
+		}
+		if i := strings.IndexAny(num, "eE"); i >= 0 && len(strings.TrimLeft(num[i+1:], "+-")) > 4 {
+			return // big.Rat would take long to build 10^e
+		}
+		var want big.Rat
+		_, ok := want.SetString(num)
+		require.True(t, ok, num)
+		text, whole := wholeNumber(num)
+		require.Equal(t, want.IsInt(), whole, num)
+		if !whole {
+			return
+		}
+		if len(strings.TrimPrefix(want.Num().String(), "-")) <= 19 {
+			require.Equal(t, want.Num().String(), text, num)
+		} else {
+			require.Empty(t, text, num)
+		}
 	})
 }
