@@ -13,8 +13,8 @@ import (
 )
 
 // GroupAssignment is a license assignment to a group, as the API returns it
-// (*GroupAssignmentDetail). The fields after PlatformKey come with program
-// licenses only.
+// (*GroupAssignmentDetail). PlatformKey comes with user licenses only; the
+// fields after it with program licenses only.
 type GroupAssignment struct {
 	ID          int64           `json:"id"`
 	GroupID     int64           `json:"group_id"`
@@ -36,8 +36,8 @@ type GroupAssignment struct {
 }
 
 // UserAssignment is a license assignment to a user, as the API returns it
-// (*LicenseAssignmentDetail). The fields after PlatformKey come with program
-// licenses only.
+// (*LicenseAssignmentDetail). PlatformKey comes with user licenses only; the
+// fields after it with program licenses only.
 type UserAssignment struct {
 	ID          int64           `json:"id"`
 	UserID      int64           `json:"user_id"`

@@ -18,10 +18,11 @@ func ptr[T any](v T) *T { return &v }
 func TestGroupAssignments(t *testing.T) {
 	t.Parallel()
 	for _, tt := range []struct {
-		kind       dmapi.LicenseKind
-		findQuery  string // the query FindGroupAssignment sends
-		removeOpt  *bool
-		wantRemove string // the DELETE's exact query
+		kind            dmapi.LicenseKind
+		wantPlatformKey string // program assignments answer no platform_key
+		findQuery       string // the query FindGroupAssignment sends
+		removeOpt       *bool
+		wantRemove      string // the DELETE's exact query
 	}{
 		{
 			kind:       dmapi.ProgramLicense,
@@ -30,9 +31,10 @@ func TestGroupAssignments(t *testing.T) {
 			wantRemove: "assignment_id=1&license_id=1&platform_key=acme&platform_org=acme&remove_user_assignments=false",
 		},
 		{
-			kind:       dmapi.UserLicense,
-			findQuery:  "license_id=1&page=1&page_size=500&platform_key=acme",
-			wantRemove: "assignment_id=1&license_id=1&platform_key=acme&platform_org=acme",
+			kind:            dmapi.UserLicense,
+			wantPlatformKey: "acme",
+			findQuery:       "license_id=1&page=1&page_size=500&platform_key=acme",
+			wantRemove:      "assignment_id=1&license_id=1&platform_key=acme&platform_org=acme",
 		},
 	} {
 		t.Run(string(tt.kind), func(t *testing.T) {
@@ -46,7 +48,7 @@ func TestGroupAssignments(t *testing.T) {
 			require.Equal(t, int64(7), a.GroupID)
 			require.Equal(t, "Group 7", a.GroupName)
 			require.Equal(t, licenseID, a.LicenseID)
-			require.Equal(t, "acme", a.PlatformKey)
+			require.Equal(t, tt.wantPlatformKey, a.PlatformKey)
 			require.True(t, a.Active)
 			require.Equal(t, tt.kind == dmapi.ProgramLicense, a.Created != nil)
 			req := b.last(t)
@@ -203,7 +205,7 @@ func TestFindGroupAssignmentPagesThrough(t *testing.T) {
 	require.Equal(t, n, p.Count)
 	require.Len(t, p.Results, n-500)
 	require.False(t, p.HasNext())
-	require.NotEmpty(t, p.Previous)
+	require.NotEmpty(t, p.PreviousPage)
 }
 
 func TestAssignmentQueryKeepsIntegerForm(t *testing.T) {

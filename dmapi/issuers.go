@@ -10,7 +10,9 @@ import (
 	"net/url"
 )
 
-// Issuer is a credential issuer, as the API returns it.
+// Issuer is a credential issuer, as the API returns it. Name, Org, URL
+// and Signatories are read-only: they hold the server's values, whatever
+// a create or update sent. The answer never holds an email.
 type Issuer struct {
 	Name     string `json:"name,omitempty"`
 	Org      string `json:"org,omitempty"`
@@ -20,7 +22,6 @@ type Issuer struct {
 	Signatories         json.RawMessage `json:"signatories,omitempty"`
 	URL                 string          `json:"url,omitempty"`
 	IconImage           string          `json:"iconImage,omitempty"`
-	Email               string          `json:"email,omitempty"`
 	AllowedTemplateTags []string        `json:"allowed_template_tags,omitempty"`
 }
 
@@ -160,8 +161,8 @@ func (c *Client) GetIssuer(ctx context.Context, org, user, entityID string) (*Is
 }
 
 // CreateIssuer creates an issuer from a request body with the API's field
-// names: entityId and iconImage (the schema) or name (the docstring), and
-// optionally email, url and allowed_template_tags.
+// names: entityId and iconImage (required), and optionally name, email,
+// url and allowed_template_tags.
 func (c *Client) CreateIssuer(ctx context.Context, org, user string, body map[string]any) (*Issuer, error) {
 	const op = "create issuer"
 	path, err := issuersPath(org, user)
@@ -175,7 +176,8 @@ func (c *Client) CreateIssuer(ctx context.Context, org, user string, body map[st
 	return requireIssuer(op, raw)
 }
 
-// UpdateIssuer changes the fields of an issuer given in body.
+// UpdateIssuer changes the fields of an issuer given in body, which holds
+// entityId and iconImage (required) as create's does.
 func (c *Client) UpdateIssuer(ctx context.Context, org, user, entityID string, body map[string]any) (*Issuer, error) {
 	const op = "update issuer"
 	path, err := issuerPath(org, user, entityID)

@@ -11,75 +11,127 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
+// TestIssuers runs the issuer calls against the sandbox in both answer
+// forms: the docstrings' (wrapped create, one-element arrays for GET and
+// PUT, a status body for DELETE) and the schema's (bare objects, DELETE
+// 204).
 func TestIssuers(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		name string
+		cfg  sandbox.Config
+	}{
+		{"DocstringForms", sandbox.Config{}},
+		{"SchemaForms", sandbox.Config{IssuerSchemaForms: true}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			b := setup(t, tt.cfg)
+			ctx := t.Context()
+			// The path's user is a sandbox fixture user, by username.
+			const org, user = "acme/east side", "user7"
+
+			created, err := b.api.CreateIssuer(ctx, org, user, map[string]any{
+				"entityId": "iss-1", "iconImage": "https://acme.test/logo.png",
+				"name": "Acme University", "url": "https://acme.test", "email": "ops@acme.test",
+				"allowed_template_tags": []string{"a", "b"},
+			})
+			require.NoError(t, err)
+			// name and url are read-only: the answer holds the server's
+			// values (the org key and ""), not the ones sent.
+			want := &dmapi.Issuer{
+				Name: org, Org: org, EntityID: "iss-1", Signatories: []byte("{}"),
+				IconImage: "https://acme.test/logo.png", AllowedTemplateTags: []string{"a", "b"},
+			}
+			require.Equal(t, want, created)
+			req := b.last(t)
+			require.Equal(t, "/api/credentials/orgs/acme%2Feast%20side/users/user7/issuers/", req.rawPath)
+			require.Empty(t, req.query)
+
+			_, err = b.api.CreateIssuer(ctx, org, "7", map[string]any{"entityId": "iss-2", "iconImage": "https://acme.test/labs.png"})
+			require.NoError(t, err, "the path's user may be a user id")
+
+			got, err := b.api.GetIssuer(ctx, org, user, "iss-1")
+			require.NoError(t, err)
+			require.Equal(t, want, got)
+			require.Equal(t, "/api/credentials/orgs/acme%2Feast%20side/users/user7/issuers/iss-1", b.last(t).rawPath)
+
+			updated, err := b.api.UpdateIssuer(ctx, org, user, "iss-1", map[string]any{
+				"entityId": "iss-1", "iconImage": "https://acme.test/new.png", "url": "https://acme.test/new",
+			})
+			require.NoError(t, err)
+			want.IconImage = "https://acme.test/new.png"
+			require.Equal(t, want, updated)
+			require.Equal(t, http.MethodPut, b.last(t).method)
+
+			for _, lt := range []struct {
+				name      string
+				q         dmapi.IssuerQuery
+				wantIDs   []string
+				wantCount int
+				wantNext  bool
+			}{
+				{"All", dmapi.IssuerQuery{}, []string{"iss-1", "iss-2"}, 2, false},
+				{"SearchByServerName", dmapi.IssuerQuery{Q: "EAST"}, []string{"iss-1", "iss-2"}, 2, false},
+				{"SearchBySentName", dmapi.IssuerQuery{Q: "university"}, nil, 0, false},
+				{"Paged", dmapi.IssuerQuery{Limit: 1}, []string{"iss-1"}, 2, true},
+				{"Offset", dmapi.IssuerQuery{Limit: 1, Offset: 1}, []string{"iss-2"}, 2, false},
+			} {
+				p, err := b.api.ListIssuers(ctx, org, user, lt.q)
+				require.NoError(t, err, lt.name)
+				var ids []string
+				for _, is := range p.Data {
+					ids = append(ids, is.EntityID)
+				}
+				require.Equal(t, lt.wantIDs, ids, lt.name)
+				require.Equal(t, lt.wantCount, p.Count, lt.name)
+				require.Equal(t, lt.wantNext, p.Next != "", lt.name)
+				require.Equal(t, 1000, p.MaxPageSize, lt.name)
+			}
+
+			// Another org does not see the issuer.
+			other, err := b.api.GetIssuer(ctx, "other", user, "iss-1")
+			require.NoError(t, err)
+			require.Nil(t, other)
+
+			require.NoError(t, b.api.DeleteIssuer(ctx, org, user, "iss-1"))
+			requireStatus(t, b.api.DeleteIssuer(ctx, org, user, "iss-1"), http.StatusNotFound, dmapi.Permanent)
+			gone, err := b.api.GetIssuer(ctx, org, user, "iss-1")
+			require.NoError(t, err)
+			require.Nil(t, gone)
+			_, err = b.api.UpdateIssuer(ctx, org, user, "iss-1", map[string]any{"entityId": "iss-1", "iconImage": "x"})
+			requireStatus(t, err, http.StatusNotFound, dmapi.Permanent)
+		})
+	}
+}
+
+// TestIssuerRequestsRefused checks that refused issuer requests are
+// permanent errors: an unknown user in the path, a body without the
+// schema's required fields, a duplicate entityId.
+func TestIssuerRequestsRefused(t *testing.T) {
 	t.Parallel()
 	b := setup(t, sandbox.Config{})
 	ctx := t.Context()
-	const org, user = "acme/east side", "ops@example.com"
-
-	created, err := b.api.CreateIssuer(ctx, org, user, map[string]any{
-		"entityId": "iss-1", "name": "Acme University", "iconImage": "https://acme.test/logo.png",
-		"allowed_template_tags": []string{"a", "b"},
-	})
+	valid := map[string]any{"entityId": "iss-1", "iconImage": "i.png"}
+	_, err := b.api.CreateIssuer(ctx, "acme", "user1", valid)
 	require.NoError(t, err)
-	want := &dmapi.Issuer{
-		Name: "Acme University", Org: org, EntityID: "iss-1", Signatories: []byte("{}"),
-		IconImage: "https://acme.test/logo.png", AllowedTemplateTags: []string{"a", "b"},
-	}
-	require.Equal(t, want, created)
-	req := b.last(t)
-	require.Equal(t, "/api/credentials/orgs/acme%2Feast%20side/users/ops@example.com/issuers/", req.rawPath)
-	require.Empty(t, req.query)
-
-	_, err = b.api.CreateIssuer(ctx, org, user, map[string]any{"name": "Acme Labs"})
-	require.NoError(t, err)
-
-	got, err := b.api.GetIssuer(ctx, org, user, "iss-1")
-	require.NoError(t, err)
-	require.Equal(t, want, got)
-	require.Equal(t, "/api/credentials/orgs/acme%2Feast%20side/users/ops@example.com/issuers/iss-1", b.last(t).rawPath)
-
-	updated, err := b.api.UpdateIssuer(ctx, org, user, "iss-1", map[string]any{"url": "https://acme.test"})
-	require.NoError(t, err)
-	want.URL = "https://acme.test"
-	require.Equal(t, want, updated)
-	require.Equal(t, http.MethodPut, b.last(t).method)
 
 	for _, tt := range []struct {
-		name      string
-		q         dmapi.IssuerQuery
-		wantNames []string
-		wantCount int
-		wantNext  bool
+		name   string
+		user   string
+		body   map[string]any
+		status int
 	}{
-		{"All", dmapi.IssuerQuery{}, []string{"Acme University", "Acme Labs"}, 2, false},
-		{"Search", dmapi.IssuerQuery{Q: "labs"}, []string{"Acme Labs"}, 1, false},
-		{"Paged", dmapi.IssuerQuery{Limit: 1}, []string{"Acme University"}, 2, true},
-		{"Offset", dmapi.IssuerQuery{Limit: 1, Offset: 1}, []string{"Acme Labs"}, 2, false},
+		{"UnknownUsername", "ops@example.com", map[string]any{"entityId": "iss-2", "iconImage": "i.png"}, http.StatusNotFound},
+		{"UnknownUserID", "100001", map[string]any{"entityId": "iss-2", "iconImage": "i.png"}, http.StatusNotFound},
+		{"DocstringBody", "user1", map[string]any{"name": "Acme Labs", "email": "labs@acme.test"}, http.StatusBadRequest},
+		{"NoIconImage", "user1", map[string]any{"entityId": "iss-2"}, http.StatusBadRequest},
+		{"Duplicate", "user1", valid, http.StatusBadRequest},
 	} {
-		p, err := b.api.ListIssuers(ctx, org, user, tt.q)
-		require.NoError(t, err, tt.name)
-		var names []string
-		for _, is := range p.Data {
-			names = append(names, is.Name)
-		}
-		require.Equal(t, tt.wantNames, names, tt.name)
-		require.Equal(t, tt.wantCount, p.Count, tt.name)
-		require.Equal(t, tt.wantNext, p.Next != "", tt.name)
-		require.Equal(t, 1000, p.MaxPageSize, tt.name)
+		_, err := b.api.CreateIssuer(ctx, "acme", tt.user, tt.body)
+		requireStatus(t, err, tt.status, dmapi.Permanent)
 	}
-
-	// Another org does not see the issuer.
-	other, err := b.api.GetIssuer(ctx, "other", user, "iss-1")
-	require.NoError(t, err)
-	require.Nil(t, other)
-
-	require.NoError(t, b.api.DeleteIssuer(ctx, org, user, "iss-1"))
-	requireStatus(t, b.api.DeleteIssuer(ctx, org, user, "iss-1"), http.StatusNotFound, dmapi.Permanent)
-	gone, err := b.api.GetIssuer(ctx, org, user, "iss-1")
-	require.NoError(t, err)
-	require.Nil(t, gone)
-	_, err = b.api.UpdateIssuer(ctx, org, user, "iss-1", map[string]any{"url": "x"})
+	_, err = b.api.ListIssuers(ctx, "acme", "undefined", dmapi.IssuerQuery{})
 	requireStatus(t, err, http.StatusNotFound, dmapi.Permanent)
 }
 
