@@ -1,26 +1,30 @@
 package ingest
 
 import (
+	"cmp"
 	"context"
+	"fmt"
+	"io"
 	"time"
 
 	"github.com/bulksync/bulksync/jobs"
 )
 
 // Wait polls a batch until it is finished (done or halted) or ctx ends,
-// calling progress after every poll that saw a change.
+// calling progress after every poll that saw a change: more rows done, or
+// another Waiting reason.
 func Wait(ctx context.Context, store *jobs.Store, id string, every time.Duration, progress func(jobs.Meta)) (jobs.Meta, error) {
 	t := time.NewTicker(every)
 	defer t.Stop()
-	last := -1
+	last, lastWaiting := -1, ""
 	for {
 		m, err := store.Get(ctx, id)
 		if err != nil {
 			return m, err
 		}
-		if m.Done != last && progress != nil {
+		if (m.Done != last || m.Waiting != lastWaiting) && progress != nil {
 			progress(m)
-			last = m.Done
+			last, lastWaiting = m.Done, m.Waiting
 		}
 		if m.Finished() {
 			return m, nil
@@ -31,4 +35,53 @@ func Wait(ctx context.Context, store *jobs.Store, id string, every time.Duration
 		case <-t.C:
 		}
 	}
+}
+
+// DefaultProgressEvery is the least time between two progress lines.
+const DefaultProgressEvery = time.Second
+
+// Progress writes a waiting batch's progress lines, such as
+//
+//	batch 38f0a878730f838e43d4: 5/5 rows done (5 ok, 0 failed) 201ms
+//
+// ending in ", waiting for the API: REASON" while the batch waits for the
+// API. Its Update method is [Wait]'s progress function. The exported
+// fields may be changed before the first Update.
+type Progress struct {
+	// Every is the least time between two lines. The batch's first and
+	// final lines, and a line that starts or ends a wait for the API, are
+	// written whatever the time. Defaults to DefaultProgressEvery.
+	Every time.Duration
+	// Now tells the time. Defaults to time.Now.
+	Now func() time.Time
+
+	w           io.Writer
+	start, last time.Time
+	waiting     bool // the last line said the batch was waiting
+}
+
+// NewProgress returns a Progress writing to w, whose lines count the
+// elapsed time from start.
+func NewProgress(w io.Writer, start time.Time) *Progress {
+	return &Progress{w: w, start: start}
+}
+
+// Update writes m's progress line, unless a line was written less than
+// Every ago and this one neither ends the batch nor starts or ends a wait.
+func (p *Progress) Update(m jobs.Meta) {
+	now := time.Now()
+	if p.Now != nil {
+		now = p.Now()
+	}
+	waiting := m.Waiting != ""
+	if now.Sub(p.last) < cmp.Or(p.Every, DefaultProgressEvery) && !m.Finished() && waiting == p.waiting {
+		return
+	}
+	p.last, p.waiting = now, waiting
+	line := fmt.Sprintf("batch %s: %d/%d rows done (%d ok, %d failed) %s", m.ID, m.Done, m.Total, m.Successes, m.Failed, now.Sub(p.start).Round(time.Millisecond))
+	if waiting {
+		line += ", waiting for the API: " + m.Waiting
+	}
+	// One write a line: the workers' logs may share w.
+	_, _ = io.WriteString(p.w, line+"\n")
 }
