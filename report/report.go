@@ -22,6 +22,7 @@ type Summary struct {
 	State       string   `json:"state"`
 	DryRun      bool     `json:"dry_run,omitempty"`
 	HaltReason  string   `json:"halt_reason,omitempty"`
+	Waiting     string   `json:"waiting,omitempty"` // why no row is going through (an API outage); empty when rows are
 	Total       int      `json:"total"`
 	Successes   int      `json:"successes"`
 	Failed      int      `json:"failed"`
@@ -56,7 +57,7 @@ func Build(ctx context.Context, store *jobs.Store, id string, sinks ...Sink) (Su
 	if err != nil {
 		return Summary{}, err
 	}
-	s := Summary{BatchID: m.ID, Kind: m.Kind, State: m.State, DryRun: m.DryRun, HaltReason: m.HaltReason, ErrorCodes: []string{}}
+	s := Summary{BatchID: m.ID, Kind: m.Kind, State: m.State, DryRun: m.DryRun, HaltReason: m.HaltReason, Waiting: m.Waiting, ErrorCodes: []string{}}
 	err = store.Ledger(ctx, id, func(o jobs.Outcome) error {
 		s.Total++
 		switch o.Status {
