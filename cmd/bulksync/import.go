@@ -67,11 +67,6 @@ func kindNames() []string {
 	return names
 }
 
-// outputFlags name the report files.
-type outputFlags struct {
-	summary, results, failed string
-}
-
 func runImport(ctx context.Context, args []string, stdout, stderr io.Writer, getenv env, log *slog.Logger) error {
 	fs := flag.NewFlagSet("import", flag.ContinueOnError)
 	flagUsage(fs, "bulksync import [flags] FILE [FILE...]")
@@ -86,12 +81,14 @@ func runImport(ctx context.Context, args []string, stdout, stderr io.Writer, get
 	fs.BoolVar(&run.opts.NewBatch, "new-batch", false, "start a fresh batch even if this file was imported before")
 	fs.BoolVar(&run.detach, "detach", false, "print the batch id and return once enqueued (needs REDIS_URL)")
 	fs.BoolVar(&run.opts.DryRun, "dry-run", false, "validate and look each row up, write nothing, report what would be done")
-	fs.StringVar(&run.out.summary, "summary", "", "write the summary JSON to `FILE` (with several input files: an array of summaries)")
-	fs.StringVar(&run.out.results, "results", "", "write one result per row to `FILE` (CSV, or JSON lines when it ends in .jsonl; one input file only)")
-	fs.StringVar(&run.out.failed, "failed", "", "write the failed rows to `FILE` in the input's format, with error_line and error_code (one input file only)")
+	fs.StringVar(&run.out.Summary, "summary", "", "write the summary JSON to `FILE` (with several input files: an array of summaries)")
+	fs.StringVar(&run.out.Results, "results", "", "write one result per row to `FILE` (CSV, or JSON lines when it ends in .jsonl; one input file only)")
+	fs.StringVar(&run.out.Failed, "failed", "", "write the failed rows to `FILE` in the input's format, with error_line and error_code (one input file only)")
 	fs.IntVar(&wcfg.Concurrency, "concurrency", 10, "chunks worked at once by the in-process workers (no REDIS_URL)")
 	fs.DurationVar(&af.timeout, "request-timeout", 30*time.Second, "timeout of one API request (in-process workers)")
 	fs.Float64Var(&af.rateLimit, "rate-limit", 0, "most API requests per second, 0 for no limit (in-process workers)")
+	fs.DurationVar(&wcfg.RetryFor, "retry-for", time.Hour, "how long a row's transient API faults are retried, an outage included (in-process workers)")
+	stateFile := fs.String("state", "", "the applied-state `FILE` of in-process runs against BULKSYNC_API_URL (default $XDG_STATE_HOME/bulksync/state.db)")
 	paths, err := parseFlags(fs, args)
 	if err != nil {
 		return err
@@ -99,7 +96,7 @@ func runImport(ctx context.Context, args []string, stdout, stderr io.Writer, get
 	if len(paths) == 0 {
 		return usagef("want at least one FILE")
 	}
-	if len(paths) > 1 && (run.out.results != "" || run.out.failed != "") {
+	if len(paths) > 1 && (run.out.Results != "" || run.out.Failed != "") {
 		return usagef("--results and --failed take one input FILE; got %d (bulksync report BATCH_ID gives each batch's results)", len(paths))
 	}
 	if run.opts.Reader, err = rf.options(); err != nil {
@@ -130,7 +127,10 @@ func runImport(ctx context.Context, args []string, stdout, stderr io.Writer, get
 		if err := openUiPath(rt, getenv, af); err != nil {
 			return err
 		}
-		wcfg.Logger, wcfg.UiPath = log, rt.uipath
+		if err := openApplied(rt, getenv, *stateFile); err != nil {
+			return err
+		}
+		wcfg.Logger, wcfg.UiPath, wcfg.Applied = log, rt.uipath, rt.applied
 		if run.w, err = worker.New(rt.redisOpt, rt.store, rt.api, wcfg); err != nil {
 			return usageError{err}
 		}
@@ -159,12 +159,12 @@ func runImport(ctx context.Context, args []string, stdout, stderr io.Writer, get
 			break
 		}
 	}
-	if run.out.summary != "" {
+	if run.out.Summary != "" {
 		var v any = sums
 		if len(paths) == 1 && len(sums) == 1 {
 			v = sums[0]
 		}
-		if err := writeJSONFile(run.out.summary, v); err != nil {
+		if err := writeJSONFile(run.out.Summary, v); err != nil {
 			return err
 		}
 	}
@@ -180,7 +180,7 @@ type importRun struct {
 	q              *asynq.Client
 	w              *worker.Worker // in-process workers, when embedded
 	opts           ingest.Options
-	out            outputFlags
+	out            report.Outputs // the report files; Summary is written for every file at the end
 	detach         bool
 	stdout, stderr io.Writer
 }
@@ -219,14 +219,8 @@ func (r *importRun) file(ctx context.Context, path string) (*report.Summary, err
 		fmt.Fprintln(r.stdout, meta.ID)
 		return nil, nil
 	}
-	start, last := time.Now(), time.Time{}
-	meta, err = ingest.Wait(ctx, r.rt.store, meta.ID, 200*time.Millisecond, func(m jobs.Meta) {
-		if time.Since(last) < time.Second && !m.Finished() {
-			return
-		}
-		last = time.Now()
-		fmt.Fprintf(r.stderr, "batch %s: %d/%d rows done (%d ok, %d failed) %s\n", m.ID, m.Done, m.Total, m.Successes, m.Failed, time.Since(start).Round(time.Millisecond))
-	})
+	progress := ingest.NewProgress(r.stderr, time.Now())
+	meta, err = ingest.Wait(ctx, r.rt.store, meta.ID, 200*time.Millisecond, progress.Update)
 	if err != nil && ctx.Err() == nil {
 		return nil, err
 	}
@@ -243,13 +237,12 @@ func (r *importRun) file(ctx context.Context, path string) (*report.Summary, err
 	}
 	// The reports are read from Redis even after an interrupt.
 	rctx := context.WithoutCancel(ctx)
-	var extra []report.Sink
-	if meta.DryRun {
-		extra = append(extra, newPlanSink(r.stderr))
-	}
 	out := r.out
-	out.summary = "" // written by runImport, for every file
-	sum, err := writeReports(rctx, r.rt.store, meta.ID, out, r.stdout, r.stderr, extra, func(failed report.FailedRows, w io.Writer) error {
+	out.Summary = "" // written by runImport, for every file
+	if meta.DryRun {
+		out.Sinks = []report.Sink{newPlanSink(r.stderr)}
+	}
+	out.WriteFailed = func(failed report.FailedRows, w io.Writer) error {
 		f, err := os.Open(path)
 		if err != nil {
 			return err
@@ -258,74 +251,22 @@ func (r *importRun) file(ctx context.Context, path string) (*report.Summary, err
 		ropts := opts.Reader
 		ropts.Kind = importers.Kind(meta.Kind)
 		return report.WriteFailed(f, ropts, failed, w)
-	})
+	}
+	sum, err := writeReports(rctx, r.rt.store, meta.ID, out, r.stdout, r.stderr)
 	if err != nil {
 		return nil, err
 	}
 	return &sum, nil
 }
 
-// failedWriter writes the failed rows file.
-type failedWriter func(report.FailedRows, io.Writer) error
-
-// writeReports builds the batch's reports: the summary to stdout (and
-// --summary), --results, --failed when writeFailed is not nil, and any
-// extra sinks.
-func writeReports(ctx context.Context, store *jobs.Store, id string, out outputFlags, stdout, stderr io.Writer, sinks []report.Sink, writeFailed failedWriter) (report.Summary, error) {
-	var files []*os.File
-	defer func() {
-		for _, f := range files {
-			_ = f.Close()
-		}
-	}()
-	create := func(name string) (*os.File, error) {
-		f, err := os.Create(name)
-		if err != nil {
-			return nil, usageError{err}
-		}
-		files = append(files, f)
-		return f, nil
+// writeReports writes batch id's reports (report.Write); an output file
+// that cannot be created is a usage error.
+func writeReports(ctx context.Context, store *jobs.Store, id string, out report.Outputs, stdout, stderr io.Writer) (report.Summary, error) {
+	sum, err := report.Write(ctx, store, id, out, stdout, stderr)
+	if ce := (*report.CreateError)(nil); errors.As(err, &ce) {
+		return sum, usageError{err}
 	}
-	if out.results != "" {
-		f, err := create(out.results)
-		if err != nil {
-			return report.Summary{}, err
-		}
-		sinks = append(sinks, report.NewResults(out.results, f))
-	}
-	failed := report.FailedRows{}
-	if out.failed != "" && writeFailed != nil {
-		sinks = append(sinks, failed)
-	}
-	sum, err := report.Build(ctx, store, id, sinks...)
-	if err != nil {
-		return sum, err
-	}
-	if out.failed != "" && writeFailed != nil {
-		f, err := create(out.failed)
-		if err != nil {
-			return sum, err
-		}
-		if err := writeFailed(failed, f); err != nil {
-			return sum, fmt.Errorf("write %s: %w", out.failed, err)
-		}
-	}
-	if out.summary != "" {
-		f, err := create(out.summary)
-		if err != nil {
-			return sum, err
-		}
-		if err := report.WriteSummary(f, sum); err != nil {
-			return sum, err
-		}
-	}
-	for _, f := range files {
-		if err := f.Sync(); err != nil {
-			return sum, err
-		}
-	}
-	fmt.Fprintf(stderr, "batch %s: %d rows, %d succeeded, %d failed, %d unprocessed\n", sum.BatchID, sum.Total, sum.Successes, sum.Failed, sum.Unprocessed)
-	return sum, report.WriteSummary(stdout, sum)
+	return sum, err
 }
 
 // writeJSONFile writes v as indented JSON to the file name.

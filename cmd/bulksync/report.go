@@ -4,14 +4,16 @@ import (
 	"context"
 	"flag"
 	"io"
+
+	"github.com/bulksync/bulksync/report"
 )
 
 func runReport(ctx context.Context, args []string, stdout, stderr io.Writer, getenv env) error {
 	fs := flag.NewFlagSet("report", flag.ContinueOnError)
 	flagUsage(fs, "bulksync report [flags] BATCH_ID")
-	var out outputFlags
-	fs.StringVar(&out.summary, "summary", "", "write the summary JSON to `FILE`")
-	fs.StringVar(&out.results, "results", "", "write one result per row to `FILE` (CSV, or JSON lines when it ends in .jsonl)")
+	var out report.Outputs
+	fs.StringVar(&out.Summary, "summary", "", "write the summary JSON to `FILE`")
+	fs.StringVar(&out.Results, "results", "", "write one result per row to `FILE` (CSV, or JSON lines when it ends in .jsonl)")
 	pos, err := parseFlags(fs, args)
 	if err != nil {
 		return err
@@ -27,7 +29,7 @@ func runReport(ctx context.Context, args []string, stdout, stderr io.Writer, get
 	if _, err := rt.store.Get(ctx, pos[0]); err != nil {
 		return usageError{err}
 	}
-	sum, err := writeReports(ctx, rt.store, pos[0], out, stdout, stderr, nil, nil)
+	sum, err := writeReports(ctx, rt.store, pos[0], out, stdout, stderr)
 	if err != nil {
 		return err
 	}
