@@ -164,7 +164,7 @@ func (c *Client) FindGroupAssignment(ctx context.Context, kind LicenseKind, lice
 	if kind == ProgramLicense {
 		q.GroupID = groupID
 	}
-	a, err := scan(ctx, func(ctx context.Context, page int) (Page[GroupAssignment], error) {
+	a, err := first(ctx, func(ctx context.Context, page int) (Page[GroupAssignment], error) {
 		q.Page = page
 		return c.ListGroupAssignments(ctx, kind, q)
 	}, func(a *GroupAssignment) bool { return a.GroupID == groupID })
@@ -218,7 +218,7 @@ func (c *Client) FindUserAssignment(ctx context.Context, kind LicenseKind, licen
 	if kind == ProgramLicense {
 		q.UserID, q.Email = userID, email
 	}
-	a, err := scan(ctx, func(ctx context.Context, page int) (Page[UserAssignment], error) {
+	a, err := first(ctx, func(ctx context.Context, page int) (Page[UserAssignment], error) {
 		q.Page = page
 		return c.ListUserAssignments(ctx, kind, q)
 	}, func(a *UserAssignment) bool {

@@ -2,42 +2,78 @@ package dmapi
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"net/http"
 	"net/url"
 	"strconv"
 )
 
 // scanPageSize is the page size the Find helpers ask for. The API documents
-// no maximum; a server that caps it still pages correctly, because scan
+// no maximum; a server that caps it still pages correctly, because [Each]
 // counts the items it has seen instead of trusting page arithmetic.
 const scanPageSize = 500
 
-// scan pages through a list from page 1 and returns the first item match
-// accepts, or nil when no page holds one. It stops at an empty page, once
-// count items were seen or, when the envelope has no count, at the last
-// page; it never follows the envelope's links.
-func scan[T any](ctx context.Context, list func(ctx context.Context, page int) (Page[T], error), match func(*T) bool) (*T, error) {
+// ErrTooMany is the error of [Each] for a list that holds more items than
+// its limit.
+var ErrTooMany = errors.New("the list holds more items than the limit")
+
+// Each calls visit with the items of a paged list in order, from page 1,
+// until visit returns false or the list ends. list returns one page by its
+// 1-based number. The list ends:
+//   - at an empty page;
+//   - once count items were seen, when the envelope has a count;
+//   - at the last page (no next or next_page link), when it has none;
+//   - at a 404 for a page past page 1 (DRF's "Invalid page", as when the
+//     list shrank while being read).
+//
+// It never follows the envelope's links, which may name another host.
+//
+// With limit > 0, a list whose count is more than limit ends with
+// [ErrTooMany] before any item is visited; when the envelope has no count,
+// it ends with ErrTooMany before the page that would take it past limit,
+// so visit never sees more than limit items. Other errors of list are
+// returned as they are: the caller decides on retries.
+func Each[T any](ctx context.Context, limit int, list func(ctx context.Context, page int) (Page[T], error), visit func(*T) bool) error {
 	seen := 0
 	for page := 1; ; page++ {
 		p, err := list(ctx, page)
-		if err != nil {
-			return nil, err
+		switch {
+		case err != nil && page > 1 && StatusOf(err) == http.StatusNotFound:
+			return nil
+		case err != nil:
+			return err
+		case limit > 0 && (p.Count > limit || seen+len(p.Results) > limit):
+			return ErrTooMany
 		}
 		for i := range p.Results {
-			if match(&p.Results[i]) {
-				return &p.Results[i], nil
+			if !visit(&p.Results[i]) {
+				return nil
 			}
 		}
 		seen += len(p.Results)
 		switch {
 		case len(p.Results) == 0:
-			return nil, nil
+			return nil
 		case p.Count > 0 && seen >= p.Count:
-			return nil, nil
+			return nil
 		case p.Count == 0 && !p.HasNext():
-			return nil, nil
+			return nil
 		}
 	}
+}
+
+// first returns the first item of a paged list (see [Each]) that match
+// accepts, or nil when none does.
+func first[T any](ctx context.Context, list func(ctx context.Context, page int) (Page[T], error), match func(*T) bool) (*T, error) {
+	var found *T
+	err := Each(ctx, 0, list, func(it *T) bool {
+		if match(it) {
+			found = it
+		}
+		return found == nil
+	})
+	return found, err
 }
 
 // setInt sets name to n when n is positive.

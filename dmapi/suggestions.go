@@ -155,7 +155,7 @@ func (c *Client) ListGroupSuggestions(ctx context.Context, q GroupSuggestionQuer
 // either, so it is paged through.
 func (c *Client) FindGroupSuggestion(ctx context.Context, platformKey, programKey string, groupID int64) (*GroupSuggestion, error) {
 	q := GroupSuggestionQuery{PlatformKey: platformKey, PageSize: scanPageSize}
-	s, err := scan(ctx, func(ctx context.Context, page int) (Page[GroupSuggestion], error) {
+	s, err := first(ctx, func(ctx context.Context, page int) (Page[GroupSuggestion], error) {
 		q.Page = page
 		return c.ListGroupSuggestions(ctx, q)
 	}, func(s *GroupSuggestion) bool { return s.GroupID == groupID && s.ProgramKey == programKey })
