@@ -151,7 +151,9 @@ func groupSuggestionSchema() *Schema {
 	}
 }
 
-// issuerSchema manages credential issuers (seed 003).
+// issuerSchema manages credential issuers (seed 003). The API's issuer
+// request requires entityId and iconImage on create and update; a delete
+// names its issuer by entityId.
 func issuerSchema() *Schema {
 	return &Schema{
 		Kind: Issuers,
@@ -159,7 +161,7 @@ func issuerSchema() *Schema {
 			{Name: "action", Type: Enum, Values: []string{"create", "update", "delete"}},
 			{Name: "org", Type: String, Required: true},
 			{Name: "user_id", Type: String, Required: true},
-			{Name: "entityId", Type: String},
+			{Name: "entityId", Type: String, Required: true},
 			{Name: "name", Type: String},
 			{Name: "iconImage", Type: String},
 			{Name: "email", Type: String},
@@ -170,13 +172,13 @@ func issuerSchema() *Schema {
 			if err := r.checkEmail("email"); err != nil {
 				return err
 			}
-			if r.get("action").s == "create" {
-				return r.requireOne("entityId", "name")
+			if r.get("action").s != "delete" {
+				return r.requireOne("iconImage")
 			}
-			return r.requireOne("entityId")
+			return nil
 		},
 		KeyFunc: func(r *rowValues) string {
-			return r.get("org").s + "/" + r.ref("entityId", "name")
+			return r.get("org").s + "/" + r.ref("entityId")
 		},
 	}
 }

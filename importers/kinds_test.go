@@ -64,15 +64,29 @@ var kindRowTests = []struct {
 		},
 	},
 	{
+		// The API's issuer request requires entityId and iconImage on
+		// create and update; a delete needs only entityId.
 		Name: "Issuers", Format: "csv",
-		Input: "action,org,user_id,entityId,name,allowed_template_tags\n" +
-			",acme,7,,Acme Academy,cert; badge ;;\n" +
-			"update,acme,7,,Acme Academy,\n" +
-			"delete,acme,7,iss-1,,\n",
+		Input: "action,org,user_id,entityId,name,iconImage,allowed_template_tags\n" +
+			",acme,7,iss-1,Acme Academy,https://acme.example/i.png,cert; badge ;;\n" +
+			"create,acme,7,,Acme Academy,https://acme.example/i.png,\n" +
+			"create,acme,7,iss-2,Acme Academy,,\n" +
+			"update,acme,7,,Acme Academy,https://acme.example/i.png,\n" +
+			"update,acme,7,iss-1,,,\n" +
+			"update,acme,7,iss-3,,https://acme.example/3.png,\n" +
+			"delete,acme,7,,Acme Academy,,\n" +
+			"delete,acme,7,iss-4,,,\n" +
+			"delete,acme,7,iss-3,,,\n",
 		Want: []row{
-			good(2, "acme/name=Acme Academy", `{"action":"create","org":"acme","user_id":"7","name":"Acme Academy","allowed_template_tags":["cert","badge"]}`),
+			good(2, "acme/entityId=iss-1", `{"action":"create","org":"acme","user_id":"7","entityId":"iss-1","name":"Acme Academy","iconImage":"https://acme.example/i.png","allowed_template_tags":["cert","badge"]}`),
 			bad(3, "", "missing_field:entityId"),
-			good(4, "acme/entityId=iss-1", `{"action":"delete","org":"acme","user_id":"7","entityId":"iss-1"}`),
+			bad(4, "", "missing_field:iconImage"),
+			bad(5, "", "missing_field:entityId"),
+			bad(6, "", "missing_field:iconImage"),
+			good(7, "acme/entityId=iss-3", `{"action":"update","org":"acme","user_id":"7","entityId":"iss-3","iconImage":"https://acme.example/3.png"}`),
+			bad(8, "", "missing_field:entityId"),
+			good(9, "acme/entityId=iss-4", `{"action":"delete","org":"acme","user_id":"7","entityId":"iss-4"}`),
+			bad(10, "", "duplicate_target"),
 		},
 	},
 	{
@@ -116,11 +130,11 @@ var kindRowTests = []struct {
 		Name: "ActionsJSON", Format: "json", Opts: importers.Options{Kind: importers.Issuers},
 		Input: `{"action": "Purge", "org": "acme", "user_id": 7, "entityId": "x"}
 {"action": 5, "org": "acme", "user_id": 7, "entityId": "x"}
-{"action": "UPDATE", "org": "acme", "user_id": 7, "entityId": "x", "allowed_template_tags": ["a"]}`,
+{"action": "UPDATE", "org": "acme", "user_id": 7, "entityId": "x", "iconImage": "i.png", "allowed_template_tags": ["a"]}`,
 		Want: []row{
 			bad(1, "", "invalid_value:action"),
 			bad(2, "", "invalid_type:action"),
-			good(3, "acme/entityId=x", `{"action":"update","org":"acme","user_id":"7","entityId":"x","allowed_template_tags":["a"]}`),
+			good(3, "acme/entityId=x", `{"action":"update","org":"acme","user_id":"7","entityId":"x","iconImage":"i.png","allowed_template_tags":["a"]}`),
 		},
 	},
 	{

@@ -875,6 +875,8 @@ func TestDetect(t *testing.T) {
 		{"MissingExternalID", []string{"platform_key", "name"}, ""},
 		{"UnknownColumn", []string{"platform_key", "external_id", "seats"}, ""},
 		{"NoColumns", nil, ""},
+		{"Issuers", []string{"org", "user_id", "entityId"}, importers.Issuers},
+		{"IssuersWithoutEntityID", []string{"action", "org", "user_id", "name", "iconImage"}, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.Name, func(t *testing.T) {

@@ -235,8 +235,8 @@ var badSamples = map[string]map[int]string{
 	"issuers-bad.csv": {
 		3:  "missing_field:org",
 		4:  "missing_field:user_id",
-		5:  "missing_field:entityId|name",
-		6:  "missing_field:entityId",
+		5:  "missing_field:entityId",
+		6:  "missing_field:iconImage",
 		7:  "missing_field:entityId",
 		8:  "invalid_value:action",
 		9:  "invalid_value:email",
