@@ -3,6 +3,7 @@ package ingest_test
 import (
 	"bytes"
 	"context"
+	"os"
 	"sync"
 	"testing"
 	"time"
@@ -141,4 +142,29 @@ func TestWaitReportsWaiting(t *testing.T) {
 	last := seen[len(seen)-1]
 	require.Equal(t, 2, last.Done)
 	require.Equal(t, "", last.Waiting, "a recorded outcome ends the wait")
+}
+
+// ExampleProgress prints a batch's progress as ingest.Wait would report
+// it: the first line, the start of a wait for the API (written at once),
+// and the final line.
+func ExampleProgress() {
+	start := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	now := start
+	p := ingest.NewProgress(os.Stdout, start)
+	p.Now = func() time.Time { return now }
+	for _, step := range []struct {
+		after time.Duration
+		meta  jobs.Meta
+	}{
+		{200 * time.Millisecond, jobs.Meta{ID: "b1", State: jobs.StateRunning, Total: 300, Done: 120, Successes: 120}},
+		{400 * time.Millisecond, jobs.Meta{ID: "b1", State: jobs.StateRunning, Total: 300, Done: 120, Successes: 120, Waiting: "the API answers 503"}},
+		{95 * time.Second, jobs.Meta{ID: "b1", State: jobs.StateDone, Total: 300, Done: 300, Successes: 299, Failed: 1}},
+	} {
+		now = start.Add(step.after)
+		p.Update(step.meta)
+	}
+	// Output:
+	// batch b1: 120/300 rows done (120 ok, 0 failed) 200ms
+	// batch b1: 120/300 rows done (120 ok, 0 failed) 400ms, waiting for the API: the API answers 503
+	// batch b1: 300/300 rows done (299 ok, 1 failed) 1m35s
 }

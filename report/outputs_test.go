@@ -185,3 +185,12 @@ func TestSummaryWaitingJSON(t *testing.T) {
 		})
 	}
 }
+
+// ExampleSummary_CountsLine prints the line that import and report write
+// on stderr after a batch's summary, while the batch waits for the API.
+func ExampleSummary_CountsLine() {
+	s := report.Summary{BatchID: "b1", Total: 300, Successes: 120, Unprocessed: 180, Waiting: "the API answers 503"}
+	fmt.Println(s.CountsLine())
+	// Output:
+	// batch b1: 300 rows, 120 succeeded, 0 failed, 180 unprocessed; waiting for the API: the API answers 503
+}
