@@ -5,7 +5,8 @@
 // any [io.Reader] and yields one [Row] at a time, so memory does not grow
 // with the size of the file. Every row carries its line number: for CSV the
 // physical line where the record starts (the header is line 1, quoted
-// newlines count), for JSON the line where the object starts.
+// newlines count), for JSON the line where the object starts. A line break
+// inside a quoted CSV cell is kept as written ("\r\n" or "\n").
 //
 // # Kinds and schemas
 //
