@@ -97,7 +97,8 @@ var (
 	// ErrTooLarge: a line or row beyond the configured limits.
 	ErrTooLarge = errors.New("input exceeds limits")
 	// ErrSyntax: JSON that cannot be read on (a broken array, trailing
-	// data after it).
+	// data after it), or a broken first row when the kind is to be told
+	// from it.
 	ErrSyntax = errors.New("syntax error")
 )
 
