@@ -14,7 +14,7 @@ import (
 )
 
 // redisDB is the Redis database of this package's tests.
-const redisDB = 9
+const redisDB = 8
 
 func TestStores(t *testing.T) {
 	t.Parallel()

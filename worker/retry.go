@@ -54,6 +54,8 @@ func (w *Worker) retry(ctx context.Context, op func() error) (int, error) {
 			return attempt, ctx.Err()
 		case errors.Is(err, errUnavailable):
 			return attempt, err
+		case errors.Is(err, dmapi.ErrUnavailable) && !deadline.IsZero() && time.Now().After(deadline):
+			return attempt, &exhaustedError{err}
 		case errors.Is(err, dmapi.ErrUnavailable):
 			return attempt, fmt.Errorf("%w: %w", errUnavailable, err)
 		case dmapi.ClassOf(err) != dmapi.Retryable:

@@ -95,13 +95,15 @@ func TestSecretsNeverLeak(t *testing.T) {
 				cfg.FailRate, cfg.FailAfterWrite = 0.3, 0.2
 			}
 			sb, api := h.sandbox(cfg)
-			code, sum := h.imp("faults", h.env(api), []string{"--max-attempts", "2"},
+			// The API is down for good: the rows fail once their retry
+			// budget is spent.
+			code, sum := h.imp("faults", h.env(api), []string{"--max-attempts", "2", "--retry-for", "2s"},
 				append([]string{good, "--chunk-size", "1", "--concurrency", "5"}, outputs(h, "faults")...)...)
 			require.Contains(h.t, []int{exitOK, exitFailed}, code)
 			require.Positive(h.t, sb.Stats().Faults, "the sandbox injected faults")
 			if h.redis {
 				require.Equal(h.t, exitFailed, code)
-				require.Equal(h.t, 5, sum.Failed, "every row ran out of attempts")
+				require.Equal(h.t, 5, sum.Failed, "every row ran out of attempts: %+v", sum)
 				b, err := os.ReadFile(h.path("faults-results.csv"))
 				require.NoError(h.t, err)
 				require.Contains(h.t, string(b), "retries exhausted", "the results hold the retry errors")
