@@ -90,7 +90,7 @@ func (a *assignments) findByID(ctx context.Context) (*assignmentView, error) {
 	var err error
 	if a.subject == groupSubject {
 		q := dmapi.GroupAssignmentQuery{LicenseID: a.licenseID, PlatformKey: a.row.PlatformKey, PageSize: listPageSize}
-		err = eachItem(ctx, 0, func(ctx context.Context, page int) (dmapi.Page[dmapi.GroupAssignment], error) {
+		err = dmapi.Each(ctx, 0, func(ctx context.Context, page int) (dmapi.Page[dmapi.GroupAssignment], error) {
 			q.Page = page
 			return a.w.api.ListGroupAssignments(ctx, a.kind, q)
 		}, func(g *dmapi.GroupAssignment) bool {
@@ -101,7 +101,7 @@ func (a *assignments) findByID(ctx context.Context) (*assignmentView, error) {
 		})
 	} else {
 		q := dmapi.UserAssignmentQuery{LicenseID: a.licenseID, PlatformKey: a.row.PlatformKey, PageSize: listPageSize}
-		err = eachItem(ctx, 0, func(ctx context.Context, page int) (dmapi.Page[dmapi.UserAssignment], error) {
+		err = dmapi.Each(ctx, 0, func(ctx context.Context, page int) (dmapi.Page[dmapi.UserAssignment], error) {
 			q.Page = page
 			return a.w.api.ListUserAssignments(ctx, a.kind, q)
 		}, func(u *dmapi.UserAssignment) bool {

@@ -17,18 +17,30 @@ const (
 	// listPageSize is the page size of the lists read whole into a
 	// snapshot.
 	listPageSize = 1000
+	// maxSnapshot is the most records a snapshot holds; a platform with
+	// more is looked up row by row.
+	maxSnapshot = 200_000
+	// maxSnapshots is how many snapshots of each kind a worker keeps at
+	// once (a file may name many platforms). The license snapshots
+	// together also hold at most maxSnapshot licenses, the oldest going
+	// first.
+	maxSnapshots = 64
 )
 
 // caches are the look-ups a worker shares between the chunks of a batch.
 type caches struct {
 	licenses         batchCache[licenseRef, int64]
+	licenseSnapshots batchCache[licenseSnapshotKey, *licenseSnapshot]
 	suggestions      batchCache[platformKey, *suggestionSnapshot]
 	groupSuggestions batchCache[platformKey, *groupSuggestionSnapshot]
 }
 
 func newCaches() *caches {
 	return &caches{
-		licenses:         batchCache[licenseRef, int64]{max: maxLicenseRefs},
+		licenses: batchCache[licenseRef, int64]{max: maxLicenseRefs},
+		licenseSnapshots: batchCache[licenseSnapshotKey, *licenseSnapshot]{
+			max: maxSnapshots, size: (*licenseSnapshot).size, maxSize: maxSnapshot,
+		},
 		suggestions:      batchCache[platformKey, *suggestionSnapshot]{max: maxSnapshots},
 		groupSuggestions: batchCache[platformKey, *groupSuggestionSnapshot]{max: maxSnapshots},
 	}
@@ -38,21 +50,27 @@ func newCaches() *caches {
 type platformKey struct{ batch, platform string }
 
 // batchCache computes a value once per key and shares it with concurrent
-// callers, who wait for the one load. It keeps the most recent max keys. A
-// load that fails is not kept: the next caller loads again. The keys carry
-// the batch id, so a batch never sees another's (older) values.
+// callers, who wait for the one load. It keeps the most recent max keys
+// and, when size is set, values of a total size of at most maxSize,
+// dropping the oldest first but never the value just loaded. A load that
+// fails is not kept: the next caller loads again. The keys carry the batch
+// id, so a batch never sees another's (older) values.
 type batchCache[K comparable, V any] struct {
-	max int
+	max     int
+	size    func(V) int // the size of a loaded value; nil: sizes are not counted
+	maxSize int
 
 	mu      sync.Mutex
 	entries map[K]*cacheEntry[V]
 	order   []K // oldest first
+	held    int // the size of the loaded values kept
 }
 
 type cacheEntry[V any] struct {
 	ready chan struct{} // closed once loaded
 	val   V
 	err   error
+	size  int // counted in held once loaded; 0 while loading
 }
 
 // get returns key's value, calling load when it has none. A caller whose
@@ -63,9 +81,7 @@ func (c *batchCache[K, V]) get(ctx context.Context, key K, load func() (V, error
 		e, owner := c.entry(key)
 		if owner {
 			e.val, e.err = load()
-			if e.err != nil {
-				c.forget(key, e)
-			}
+			c.loaded(key, e)
 			close(e.ready)
 		}
 		select {
@@ -95,20 +111,42 @@ func (c *batchCache[K, V]) entry(key K) (e *cacheEntry[V], owner bool) {
 	e = &cacheEntry[V]{ready: make(chan struct{})}
 	c.entries[key] = e
 	c.order = append(c.order, key)
-	if len(c.order) > c.max {
-		delete(c.entries, c.order[0])
-		c.order = slices.Delete(c.order, 0, 1)
-	}
+	c.trim(key)
 	return e, true
 }
 
-// forget drops key's entry e, unless it was replaced meanwhile.
-func (c *batchCache[K, V]) forget(key K, e *cacheEntry[V]) {
+// loaded settles key's entry e after its load: a failed one is dropped, a
+// value's size is counted. An entry dropped meanwhile stays dropped.
+func (c *batchCache[K, V]) loaded(key K, e *cacheEntry[V]) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.entries[key] != e {
-		return
+	switch {
+	case c.entries[key] != e:
+	case e.err != nil:
+		c.drop(key)
+	case c.size != nil:
+		e.size = c.size(e.val)
+		c.held += e.size
+		c.trim(key)
 	}
+}
+
+// trim drops the oldest entries other than keep while there are more
+// than max or, when sizes are counted, they hold more than maxSize.
+// Callers hold c.mu.
+func (c *batchCache[K, V]) trim(keep K) {
+	for i := 0; i < len(c.order) && (len(c.order) > c.max || (c.size != nil && c.held > c.maxSize)); {
+		if c.order[i] == keep {
+			i++
+			continue
+		}
+		c.drop(c.order[i])
+	}
+}
+
+// drop removes key's entry. Callers hold c.mu.
+func (c *batchCache[K, V]) drop(key K) {
+	c.held -= c.entries[key].size
 	delete(c.entries, key)
 	if i := slices.Index(c.order, key); i >= 0 {
 		c.order = slices.Delete(c.order, i, i+1)
@@ -117,40 +155,6 @@ func (c *batchCache[K, V]) forget(key K, e *cacheEntry[V]) {
 
 func isContextErr(err error) bool {
 	return errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)
-}
-
-// errTooMany ends a snapshot of a list longer than its limit.
-var errTooMany = errors.New("too many records to read whole")
-
-// eachItem calls visit with the items of a paged list in order, from page
-// 1, until visit returns false, a page is empty, count items were seen or
-// there is no next page. A 404 past page 1 ends the list (DRF's "Invalid
-// page"). A list with more than limit items (when limit > 0) ends with
-// errTooMany before any item is visited. Errors of list are returned as
-// they are: the caller decides on retries.
-func eachItem[T any](ctx context.Context, limit int, list func(ctx context.Context, page int) (dmapi.Page[T], error), visit func(*T) bool) error {
-	seen := 0
-	for page := 1; ; page++ {
-		p, err := list(ctx, page)
-		if err != nil {
-			if page > 1 && dmapi.StatusOf(err) == 404 {
-				return nil
-			}
-			return err
-		}
-		if page == 1 && limit > 0 && p.Count > limit {
-			return errTooMany
-		}
-		for i := range p.Results {
-			if !visit(&p.Results[i]) {
-				return nil
-			}
-		}
-		seen += len(p.Results)
-		if len(p.Results) == 0 || (p.Count > 0 && seen >= p.Count) || (p.Count == 0 && !p.HasNext()) {
-			return nil
-		}
-	}
 }
 
 // retried wraps a page fetch in w.retry, for snapshot loads that run

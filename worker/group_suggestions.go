@@ -74,13 +74,13 @@ func (w *Worker) groupSuggestionSnapshot(ctx context.Context, batch, platform st
 	// The only error is ctx's, which the row's own calls meet next.
 	snap, _ := w.caches.groupSuggestions.get(ctx, platformKey{batch, platform}, func() (*groupSuggestionSnapshot, error) {
 		s := &groupSuggestionSnapshot{byKey: map[groupSuggestionKey]*dmapi.GroupSuggestion{}, byID: map[int64]*dmapi.GroupSuggestion{}}
-		err := eachItem(ctx, maxSnapshot, retried(w, w.groupSuggestionPages(platform)), func(sg *dmapi.GroupSuggestion) bool {
+		err := dmapi.Each(ctx, maxSnapshot, retried(w, w.groupSuggestionPages(platform)), func(sg *dmapi.GroupSuggestion) bool {
 			s.byKey[groupSuggestionKey{sg.ProgramKey, sg.GroupID}] = sg
 			s.byID[sg.ID] = sg
 			return true
 		})
 		switch {
-		case errors.Is(err, errTooMany):
+		case errors.Is(err, dmapi.ErrTooMany):
 			return nil, nil
 		case ctx.Err() != nil:
 			return nil, ctx.Err() // not remembered: the next chunk loads again
@@ -123,7 +123,7 @@ func (g *groupSuggestions) findByID(ctx context.Context) (*dmapi.GroupSuggestion
 		return g.snap.byID[g.row.SuggestionID], nil
 	}
 	var found *dmapi.GroupSuggestion
-	err := eachItem(ctx, 0, g.w.groupSuggestionPages(g.row.PlatformKey), func(sg *dmapi.GroupSuggestion) bool {
+	err := dmapi.Each(ctx, 0, g.w.groupSuggestionPages(g.row.PlatformKey), func(sg *dmapi.GroupSuggestion) bool {
 		if sg.ID == g.row.SuggestionID {
 			found = sg
 		}

@@ -88,7 +88,7 @@ type suggestionSnapshot struct {
 // returns nil, nil when the platform has more than maxSnapshot.
 func readSuggestions(ctx context.Context, list func(ctx context.Context, page int) (dmapi.Page[dmapi.Suggestion], error)) (*suggestionSnapshot, error) {
 	s := &suggestionSnapshot{byKey: map[suggestionKey]*dmapi.Suggestion{}}
-	err := eachItem(ctx, maxSnapshot, list, func(sg *dmapi.Suggestion) bool {
+	err := dmapi.Each(ctx, maxSnapshot, list, func(sg *dmapi.Suggestion) bool {
 		s.byKey[suggestionKey{sg.ProgramKey, "#" + strconv.FormatInt(sg.UserID, 10)}] = sg
 		if sg.Username != "" {
 			s.byKey[suggestionKey{sg.ProgramKey, "@" + sg.Username}] = sg
@@ -96,7 +96,7 @@ func readSuggestions(ctx context.Context, list func(ctx context.Context, page in
 		return true
 	})
 	switch {
-	case errors.Is(err, errTooMany):
+	case errors.Is(err, dmapi.ErrTooMany):
 		return nil, nil
 	case err != nil:
 		return nil, err

@@ -69,7 +69,6 @@ type Worker struct {
 	log     *slog.Logger
 	apply   map[string]chunkFunc // by kind
 	sendsTx map[string]bool      // by kind: its writes carry a transaction_id
-	index   *licenseIndex
 	caches  *caches
 	redis   asynq.RedisConnOpt
 	srv     *asynq.Server
@@ -96,7 +95,7 @@ func New(redis asynq.RedisConnOpt, store *jobs.Store, api *dmapi.Client, cfg Con
 	}
 	w := &Worker{
 		cfg: cfg, store: store, api: api, applied: cfg.Applied, uipath: cfg.UiPath, log: cfg.Logger, redis: redis,
-		index: newLicenseIndex(), caches: newCaches(), rec: newRecorder(store),
+		caches: newCaches(), rec: newRecorder(store),
 	}
 	if err := w.register(); err != nil {
 		return nil, err
