@@ -6,8 +6,9 @@
 //
 // It covers licenses, license assignments to groups and users, program
 // suggestions (single, bulk and group) and credential issuers. List
-// methods return one [Page]; the Find helpers page through a list and
-// return nil, nil when nothing matches.
+// methods return one [Page]; [Each] pages through a whole list, in either
+// envelope form, and the Find helpers use it and return nil, nil when
+// nothing matches.
 //
 // Every failure is classified once, here, as [Retryable] (network errors,
 // timeouts, 408, 429, 5xx), [Permanent] (other 4xx: the request itself is
