@@ -77,7 +77,7 @@ func runImport(ctx context.Context, args []string, stdout, stderr io.Writer, get
 		run  = importRun{stdout: stdout, stderr: stderr}
 	)
 	rf.register(fs)
-	fs.IntVar(&run.opts.ChunkSize, "chunk-size", 0, "rows per job (default 100, fewer for a file under 1,000 rows: 10 jobs of at least 10 rows)")
+	fs.IntVar(&run.opts.ChunkSize, "chunk-size", 0, "rows per job (default 100; for a file under 1,000 rows, a tenth of its rows but at least 10)")
 	fs.BoolVar(&run.opts.NewBatch, "new-batch", false, "start a fresh batch even if this file was imported before")
 	fs.BoolVar(&run.detach, "detach", false, "print the batch id and return once enqueued (needs REDIS_URL)")
 	fs.BoolVar(&run.opts.DryRun, "dry-run", false, "validate and look each row up, write nothing, report what would be done")
