@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"net/url"
 	"strconv"
 	"time"
 
@@ -223,7 +224,7 @@ func (w *Worker) ProcessTask(ctx context.Context, t *asynq.Task) error {
 	case errors.Is(err, errHalted):
 		return nil
 	case errors.Is(err, errUnavailable):
-		reason := fmt.Sprintf("waiting for the API: %v; the batch goes on by itself when it answers again", err)
+		reason := fmt.Sprintf("%s answered no request lately (the circuit breaker is open); the batch goes on by itself when it answers again", redactedURL(w.api.BaseURL()))
 		if serr := w.store.SetWaiting(context.WithoutCancel(ctx), p.BatchID, reason); serr != nil {
 			w.log.Warn("cannot mark batch waiting", "batch", p.BatchID, "err", serr)
 		}
@@ -260,6 +261,15 @@ func (w *Worker) record(ctx context.Context, p *jobs.ChunkPayload, recs *chunkRe
 		return errHalted
 	}
 	return recs.failed()
+}
+
+// redactedURL is s with its password, if any, masked.
+func redactedURL(s string) string {
+	u, err := url.Parse(s)
+	if err != nil {
+		return "the API"
+	}
+	return u.Redacted()
 }
 
 // haltReason says why out halted its batch, and what to fix.

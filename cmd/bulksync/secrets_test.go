@@ -406,7 +406,10 @@ func (h *leakHarness) path(name string) string { return filepath.Join(h.dir, nam
 // env is the environment of the scenario's commands on the Data Manager at
 // api, with extra key, value pairs.
 func (h *leakHarness) env(api string, kv ...string) map[string]string {
-	env := map[string]string{"BULKSYNC_API_URL": api, "BULKSYNC_API_TOKEN": leakToken, "BULKSYNC_LOG": "debug"}
+	env := map[string]string{
+		"BULKSYNC_API_URL": api, "BULKSYNC_API_TOKEN": leakToken, "BULKSYNC_LOG": "debug",
+		"XDG_STATE_HOME": h.path("state"),
+	}
 	if h.redis {
 		env["REDIS_URL"] = fmt.Sprintf("redis://127.0.0.1:6379/%d", leakDB)
 	}
