@@ -5,7 +5,7 @@ import (
 	"strings"
 )
 
-// The kinds of issue 3: assignments, suggestions, issuers, UiPath.
+// The kinds beyond licenses: assignments, suggestions, issuers, UiPath.
 const (
 	ProgramGroupAssignments Kind = "program-group-assignments"
 	UserGroupAssignments    Kind = "user-group-assignments"

@@ -23,8 +23,13 @@
 //
 // # Kinds
 //
-// Every kind looks before it writes, so that re-running a file changes
-// nothing and a write whose answer was lost is found by the next attempt:
+// The registry (registry.go) joins each kind's schema (importers) to the
+// applier of its rows; New refuses to start when the two disagree. Every
+// kind looks before it writes, so that re-running a file changes nothing
+// and a write whose answer was lost is found by the next attempt. The
+// kinds with a look-up share one helper, upsert, which also stores a
+// create's write intent and the fingerprints of fields the API does not
+// echo in the applied-state store (package applied):
 //
 //   - program-licenses, user-licenses: look the license up by external_id
 //     (from a per-batch snapshot of the platform's licenses on the first
@@ -43,8 +48,9 @@
 //   - group-suggestions: look the suggestion up by (program_key, group_id)
 //     (a per-batch snapshot first); create, update or unchanged; delete by
 //     suggestion_id or the one found.
-//   - issuers: look the issuer up by entityId (or exact name); create,
-//     update the fields that differ, or unchanged; delete, 404 unchanged.
+//   - issuers: look the issuer up by entityId; create, update the fields
+//     that differ (email, name and url against what was last applied), or
+//     unchanged; delete, 404 unchanged.
 //   - uipath-group-licenses: UiPath has no read call; the PUT replaces the
 //     group's allocation, so every run sends it and reports "applied".
 //     Without Config.UiPath, rows fail with "not_configured".
@@ -55,10 +61,22 @@
 //
 // # Errors
 //
-// A row's transient failures (network, timeouts, 408, 429, 5xx) are
-// retried up to Config.MaxAttempts; then the row fails with
+// A request's transient failures (network, timeouts, 408, 429, 5xx) are
+// retried on their own, a write's by a new attempt that looks up first,
+// for Config.RetryFor from the chunk's first delivery (and at most
+// Config.MaxAttempts attempts, when set); then the row fails with
 // "retries_exhausted". Permanent failures (other 4xx) are recorded with the
 // API's status and message and never retried. A 401 or 403 (or UiPath
 // credentials refused at its token endpoint) halts the whole batch: no
-// further request could succeed with that key.
+// further request could succeed with that key; so does a license look-up
+// whose answer shows that the API ignores its external_id filter
+// ("lookup_unsupported").
+//
+// # Outages
+//
+// When the API client's circuit breaker is open (every recent request to
+// the host failed), a chunk stops sending, marks its batch waiting, and
+// goes back to the queue for Config.OutageDelay without spending one of
+// its redeliveries; its rows without an outcome are applied when it comes
+// back and the API answers.
 package worker
