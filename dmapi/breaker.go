@@ -67,11 +67,6 @@ func (b *breaker) allow() (done func(error), err error) {
 	return report, nil
 }
 
-// Open reports whether the breaker is open: requests are not being sent.
-func (c *Client) Open() bool {
-	return c.breaker != nil && c.breaker.cb.State() == gobreaker.StateOpen
-}
-
 // outage reports whether err says the API host is down, as opposed to an
 // answer about the request itself (a 4xx, a 429 asking to slow down).
 func outage(err error) bool {
