@@ -28,7 +28,7 @@ func (w *Worker) applyAllocation(ctx context.Context, c *chunkInfo, row jobs.Chu
 	codes := strings.Join(d.UserBundleCodes, ", ")
 	switch {
 	case w.uipath == nil:
-		out.Status, out.Action, out.ErrorCode = jobs.StatusFailed, jobs.ActionSkipped, codeNotConfigured
+		out.Status, out.Action, out.ErrorCode = jobs.StatusFailed, jobs.ActionSkipped, jobs.CodeNotConfigured
 		out.Message = "UiPath is not configured: set UIPATH_URL and its credentials (UIPATH_CLIENT_ID and UIPATH_CLIENT_SECRET, or UIPATH_USERNAME, UIPATH_PASSWORD and UIPATH_TENANT)"
 		return out, nil
 	case c.DryRun:

@@ -8,28 +8,10 @@ import (
 	"github.com/bulksync/bulksync/jobs"
 )
 
-// Error codes of rows that failed at the API. With the importers' codes
-// they form the documented vocabulary of README.md.
-const (
-	codeRejected       = "rejected"          // 400: the API refused the row; see the message
-	codeNotFound       = "not_found"         // 404, or a reference (a license by external_id) that resolves to nothing
-	codeConflict       = "conflict"          // 409: e.g. a UiPath allocation beyond the account's quantities
-	codeUnauthorized   = "unauthorized"      // 401, or refused credentials: wrong or missing token; halts the batch
-	codeForbidden      = "forbidden"         // 403: the key lacks the role; halts the batch
-	codeExhausted      = "retries_exhausted" // transient faults outlived the retry budget
-	codeTaskFailed     = "task_failed"       // the chunk's task failed past its retries
-	codeImmutablePref  = "immutable_field:"  // the record exists with a value that cannot change
-	codeInvalidPayload = "invalid_payload"   // the row cannot be read or sent as it is (a producer and a worker out of step)
-	codeNotConfigured  = "not_configured"    // the kind's API client is not configured (UiPath)
-	// codeLookupUnsupported: the API's answer to a look-up cannot be
-	// trusted (a list that ignores its filter); halts the batch.
-	codeLookupUnsupported = "lookup_unsupported"
-)
-
 // halts reports whether a row failing with code halts its batch: no
 // further request could succeed, or be trusted.
 func halts(code string) bool {
-	return code == codeUnauthorized || code == codeForbidden || code == codeLookupUnsupported
+	return code == jobs.CodeUnauthorized || code == jobs.CodeForbidden || code == jobs.CodeLookupUnsupported
 }
 
 // failure turns an error from the API into a failed outcome.
@@ -45,32 +27,32 @@ func failure(out jobs.Outcome, err error) jobs.Outcome {
 	var imm *errImmutable
 	switch {
 	case errors.Is(err, dmapi.ErrLookupUnsupported):
-		out.ErrorCode = codeLookupUnsupported
+		out.ErrorCode = jobs.CodeLookupUnsupported
 	case errors.As(err, &imm):
-		out.ErrorCode = codeImmutablePref + imm.field
+		out.ErrorCode = jobs.CodeImmutablePrefix + imm.field
 	case errors.As(err, &ex):
-		out.ErrorCode = codeExhausted
+		out.ErrorCode = jobs.CodeRetriesExhausted
 	case errors.As(err, &nf):
-		out.ErrorCode, out.HTTPStatus = codeNotFound, nf.status
+		out.ErrorCode, out.HTTPStatus = jobs.CodeNotFound, nf.status
 	case apiErr != nil && apiErr.CredentialsRefused:
-		out.ErrorCode = codeUnauthorized // a token endpoint refused the credentials
+		out.ErrorCode = jobs.CodeUnauthorized // a token endpoint refused the credentials
 	case out.HTTPStatus == 400:
-		out.ErrorCode = codeRejected
+		out.ErrorCode = jobs.CodeRejected
 	case out.HTTPStatus == 401:
-		out.ErrorCode = codeUnauthorized
+		out.ErrorCode = jobs.CodeUnauthorized
 	case out.HTTPStatus == 403:
-		out.ErrorCode = codeForbidden
+		out.ErrorCode = jobs.CodeForbidden
 	case out.HTTPStatus == 404:
-		out.ErrorCode = codeNotFound
+		out.ErrorCode = jobs.CodeNotFound
 	case out.HTTPStatus == 409:
-		out.ErrorCode = codeConflict
+		out.ErrorCode = jobs.CodeConflict
 	case out.HTTPStatus != 0:
 		out.ErrorCode = "http_" + strconv.Itoa(out.HTTPStatus)
 	case dmapi.ClassOf(err) == dmapi.Retryable:
-		out.ErrorCode = codeExhausted
+		out.ErrorCode = jobs.CodeRetriesExhausted
 	default:
 		// No request was answered: the row could not be sent as it is.
-		out.ErrorCode = codeInvalidPayload
+		out.ErrorCode = jobs.CodeInvalidPayload
 	}
 	return out
 }

@@ -29,7 +29,7 @@ func decodeRow(row jobs.ChunkRow, v any) (jobs.Outcome, bool) {
 
 // invalidPayload is the outcome of a row whose data cannot be read.
 func invalidPayload(out jobs.Outcome, err error) jobs.Outcome {
-	out.Status, out.Action, out.ErrorCode = jobs.StatusFailed, jobs.ActionSkipped, codeInvalidPayload
+	out.Status, out.Action, out.ErrorCode = jobs.StatusFailed, jobs.ActionSkipped, jobs.CodeInvalidPayload
 	out.Message = "read row: " + err.Error()
 	return out
 }

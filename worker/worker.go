@@ -275,13 +275,13 @@ func redactedURL(s string) string {
 // haltReason says why out halted its batch, and what to fix.
 func haltReason(kind string, out jobs.Outcome) string {
 	switch {
-	case kind == uipathKind && out.ErrorCode == codeUnauthorized:
+	case kind == uipathKind && out.ErrorCode == jobs.CodeUnauthorized:
 		return fmt.Sprintf("UiPath refused the credentials (HTTP %d) at line %d: check UIPATH_CLIENT_ID and UIPATH_CLIENT_SECRET, or UIPATH_USERNAME, UIPATH_PASSWORD and UIPATH_TENANT", out.HTTPStatus, out.Line)
 	case kind == uipathKind:
 		return fmt.Sprintf("UiPath answered %d at line %d: the external application needs the PM.License.Write scope", out.HTTPStatus, out.Line)
-	case out.ErrorCode == codeUnauthorized:
+	case out.ErrorCode == jobs.CodeUnauthorized:
 		return fmt.Sprintf("the API answered %d at line %d: the API token is wrong or missing (BULKSYNC_API_TOKEN), or the API wants another Authorization scheme (BULKSYNC_API_AUTH_SCHEME)", out.HTTPStatus, out.Line)
-	case out.ErrorCode == codeLookupUnsupported:
+	case out.ErrorCode == jobs.CodeLookupUnsupported:
 		return fmt.Sprintf("the API's license list ignored the external_id filter at line %d, so bulksync cannot tell whether a license exists; nothing was written for that row, and no more rows are sent", out.Line)
 	}
 	return fmt.Sprintf("the API answered %d at line %d: the API token is not allowed to do this; license writes need a Data Manager admin's key", out.HTTPStatus, out.Line)
@@ -318,7 +318,7 @@ func (w *Worker) recordChunkFailed(ctx context.Context, p jobs.ChunkPayload, msg
 	for i, r := range p.Rows {
 		outs[i] = jobs.Outcome{
 			Row: r.Row, Line: r.Line, ExternalID: r.Key, TransactionID: w.sentTransactionID(p.Kind, r),
-			Action: jobs.ActionSkipped, Status: jobs.StatusFailed, ErrorCode: codeTaskFailed, Message: msg,
+			Action: jobs.ActionSkipped, Status: jobs.StatusFailed, ErrorCode: jobs.CodeTaskFailed, Message: msg,
 		}
 	}
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), recordTimeout)
