@@ -195,7 +195,7 @@ func (w *Worker) assignmentApplier(kind dmapi.LicenseKind, subject subjectKind) 
 				create: a.assign,
 				update: func(ctx context.Context, _ *assignmentView, _ fieldDiff) error { return a.assign(ctx) },
 			}
-			attempts, err := u.run(ctx, w, w.target(c.Kind, row), c.DryRun, &out)
+			attempts, err := u.run(ctx, w, w.target(c, row), c.DryRun, &out)
 			return finish(ctx, out, attempts, err)
 		case actionRemove:
 			attempts, err := w.retry(ctx, a.removeOp(ctx, c.DryRun, &out))

@@ -164,7 +164,7 @@ func (w *Worker) applyGroupSuggestion(ctx context.Context, c *chunkInfo, row job
 			create: write,
 			update: func(ctx context.Context, _ *dmapi.GroupSuggestion, _ fieldDiff) error { return write(ctx) },
 		}
-		attempts, err := u.run(ctx, w, w.target(c.Kind, row), c.DryRun, &out)
+		attempts, err := u.run(ctx, w, w.target(c, row), c.DryRun, &out)
 		return finish(ctx, out, attempts, err)
 	case actionDelete:
 		attempts, err := w.retry(ctx, g.deleteOp(ctx, c.DryRun, &out))

@@ -132,7 +132,7 @@ func (w *Worker) applyIssuer(ctx context.Context, c *chunkInfo, row jobs.ChunkRo
 		if d.Action == actionUpdate {
 			u.create = nil
 		}
-		attempts, err := u.run(ctx, w, w.target(c.Kind, row), c.DryRun, &out)
+		attempts, err := u.run(ctx, w, w.target(c, row), c.DryRun, &out)
 		return finish(ctx, out, attempts, err)
 	case actionDelete:
 		var lost string

@@ -77,7 +77,7 @@ func (w *Worker) licenseApplier(kind dmapi.LicenseKind) applyFunc {
 				return fps
 			},
 		}
-		attempts, err := u.run(ctx, w, w.target(p.Kind, row), p.DryRun, &out)
+		attempts, err := u.run(ctx, w, w.target(p, row), p.DryRun, &out)
 		return finish(ctx, out, attempts, err)
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"strconv"
 
 	"github.com/bulksync/bulksync/applied"
 	"github.com/bulksync/bulksync/dmapi"
@@ -18,10 +19,11 @@ import (
 // transient failures); absent, it is created; present, the fields that
 // differ are updated; else the row is unchanged. A write whose answer was
 // lost is found by the next attempt's look-up instead of being sent again,
-// and reported as what it did. Before a create, the row's transaction id
-// is stored as the target's write intent, so that a create that took
-// effect in a delivery killed before its outcome was stored is reported
-// created, not unchanged, when the chunk comes back.
+// and reported as what it did. Before a create, the row (its batch and
+// number) is stored as the target's write intent, so that a create that
+// took effect in a delivery killed before its outcome was stored is
+// reported created, not unchanged, when the chunk comes back; a create
+// refused because another writer made the record withdraws it.
 type upsert[T any] struct {
 	// find looks the row's record up; nil when absent.
 	find func(ctx context.Context) (*T, error)
@@ -45,12 +47,17 @@ type upsert[T any] struct {
 type target struct {
 	store   applied.Store
 	ns, key string
-	txID    string // the row's transaction id: its write intent
+	intent  string // names the row in its batch: its write intent
 }
 
-// target returns a row's place in the applied-state store.
-func (w *Worker) target(kind string, row jobs.ChunkRow) target {
-	return target{store: w.applied, ns: applied.Namespace(w.api.BaseURL(), kind), key: row.Key, txID: row.TransactionID}
+// target returns a row's place in the applied-state store. The intent is
+// the batch and the row, not the row's transaction id: a row's own
+// transaction id may be the same in every batch that imports it.
+func (w *Worker) target(c *chunkInfo, row jobs.ChunkRow) target {
+	return target{
+		store: w.applied, ns: applied.Namespace(w.api.BaseURL(), c.Kind), key: row.Key,
+		intent: c.BatchID + "/" + strconv.Itoa(row.Row),
+	}
 }
 
 // run applies the row in attempts until it has an outcome.
@@ -69,7 +76,7 @@ func (u *upsert[T]) run(ctx context.Context, w *Worker, tg target, dryRun bool, 
 				out.Action = jobs.ActionCreate
 				return nil
 			}
-			st := applied.Record{Intent: tg.txID}
+			st := applied.Record{Intent: tg.intent}
 			if err := w.call(ctx, func() error { return storeError(tg.store.Put(ctx, tg.ns, tg.key, st)) }); err != nil {
 				return err
 			}
@@ -84,12 +91,16 @@ func (u *upsert[T]) run(ctx context.Context, w *Worker, tg target, dryRun bool, 
 			if dmapi.StatusOf(err) != 400 {
 				return err // a 500 or a lost answer: the next attempt looks up first
 			}
-			// Rejected: perhaps another writer created it meanwhile.
+			// Rejected: perhaps another writer created it meanwhile. Then
+			// this row did not create it: its intent is withdrawn.
 			found, ferr := lookup(ctx, w, u.find)
 			if ferr != nil {
 				return ferr
 			}
 			if found == nil {
+				return err
+			}
+			if err := w.call(ctx, func() error { return storeError(tg.store.Put(ctx, tg.ns, tg.key, applied.Record{})) }); err != nil {
 				return err
 			}
 			cur = found
@@ -98,7 +109,7 @@ func (u *upsert[T]) run(ctx context.Context, w *Worker, tg target, dryRun bool, 
 		if err != nil {
 			return err
 		}
-		if st.Intent == tg.txID && tg.txID != "" {
+		if st.Intent == tg.intent {
 			lost = cmp.Or(lost, jobs.ActionCreated) // this row's create took effect in an earlier delivery
 		}
 		changed, err := u.diff(cur, &st)
