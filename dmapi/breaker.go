@@ -30,17 +30,20 @@ type BreakerConfig struct {
 	Cooldown time.Duration
 }
 
-// breaker wraps gobreaker: a nil *breaker lets every request through.
-type breaker struct {
+// Breaker is a circuit breaker in front of one API host, shared by the
+// requests of a client (the Data Manager's, UiPath's). A nil *Breaker lets
+// every request through.
+type Breaker struct {
 	cb *gobreaker.TwoStepCircuitBreaker[struct{}]
 }
 
-func newBreaker(host string, cfg BreakerConfig) *breaker {
+// NewBreaker returns the breaker of host; nil when cfg disables it.
+func NewBreaker(host string, cfg BreakerConfig) *Breaker {
 	if cfg.Failures < 0 {
 		return nil
 	}
 	failures := uint32(cmp.Or(cfg.Failures, 20))
-	return &breaker{cb: gobreaker.NewTwoStepCircuitBreaker[struct{}](gobreaker.Settings{
+	return &Breaker{cb: gobreaker.NewTwoStepCircuitBreaker[struct{}](gobreaker.Settings{
 		Name:        host,
 		MaxRequests: 1,
 		Timeout:     cmp.Or(cfg.Cooldown, 15*time.Second),
@@ -53,10 +56,12 @@ func newBreaker(host string, cfg BreakerConfig) *breaker {
 	})}
 }
 
-// allow asks to send a request. It returns ErrUnavailable while the
-// breaker is open (or its probe is out); otherwise the caller reports the
-// request's error to done.
-func (b *breaker) allow() (done func(error), err error) {
+// Allow asks to send a request. It returns an error wrapping
+// ErrUnavailable while the breaker is open (or its probe is out);
+// otherwise the caller reports the request's outcome to done: nil, or the
+// *Error it failed with (only network errors, 408 and 5xx count as the
+// host failing).
+func (b *Breaker) Allow() (done func(error), err error) {
 	if b == nil {
 		return func(error) {}, nil
 	}

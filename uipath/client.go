@@ -49,6 +49,8 @@ type Config struct {
 	RateLimit float64
 	// HTTPClient sends the requests. Defaults to http.DefaultClient.
 	HTTPClient *http.Client
+	// Breaker configures the circuit breaker in front of UiPath's host.
+	Breaker dmapi.BreakerConfig
 }
 
 // Client allocates UiPath user licenses to groups. It is safe for
@@ -58,6 +60,7 @@ type Client struct {
 	cfg     Config
 	timeout time.Duration
 	limiter *rate.Limiter
+	breaker *dmapi.Breaker
 	http    *http.Client
 	now     func() time.Time
 
@@ -122,6 +125,7 @@ func New(cfg Config) (*Client, error) {
 		cfg:     cfg,
 		timeout: cmp.Or(cfg.Timeout, 30*time.Second),
 		limiter: limiter,
+		breaker: dmapi.NewBreaker(u.Host, cfg.Breaker),
 		http:    cmp.Or(cfg.HTTPClient, http.DefaultClient),
 		now:     time.Now,
 	}, nil
@@ -320,9 +324,25 @@ type answer struct {
 	body   []byte
 }
 
-// roundTrip sends one request; auth, when not empty, is the Authorization
-// header. Only network failures are errors: any status is an answer.
+// roundTrip sends one request through the circuit breaker; auth, when not
+// empty, is the Authorization header. Only network failures (and an open
+// breaker) are errors: any status is an answer.
 func (c *Client) roundTrip(ctx context.Context, op, method, target, contentType, auth string, body []byte) (answer, error) {
+	done, err := c.breaker.Allow()
+	if err != nil {
+		return answer{}, &dmapi.Error{Op: op, Err: err}
+	}
+	a, err := c.send(ctx, op, method, target, contentType, auth, body)
+	if err == nil && a.status >= 300 {
+		done(&dmapi.Error{Op: op, Status: a.status})
+	} else {
+		done(err)
+	}
+	return a, err
+}
+
+// send is roundTrip without the circuit breaker.
+func (c *Client) send(ctx context.Context, op, method, target, contentType, auth string, body []byte) (answer, error) {
 	if err := c.limiter.Wait(ctx); err != nil {
 		return answer{}, &dmapi.Error{Op: op, Err: err}
 	}
