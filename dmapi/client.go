@@ -13,8 +13,6 @@ import (
 	"slices"
 	"strings"
 	"time"
-
-	"golang.org/x/time/rate"
 )
 
 // Config configures a [Client].
@@ -30,8 +28,11 @@ type Config struct {
 	AuthScheme string
 	// Timeout bounds each request. Defaults to 30 seconds.
 	Timeout time.Duration
-	// RateLimit caps requests per second to the API host; 0 means no cap.
-	RateLimit float64
+	// Limiter paces the requests to the API host: Wait is called before
+	// every request, Throttled after every 429 answer. Defaults to none:
+	// requests go as fast as the callers send them. Package ratelimit
+	// has one shared by every worker process through Redis.
+	Limiter Limiter
 	// HTTPClient sends the requests. Defaults to a client with keep-alive
 	// connections sized for concurrent workers.
 	HTTPClient *http.Client
@@ -39,6 +40,19 @@ type Config struct {
 	UserAgent string
 	// Breaker configures the circuit breaker in front of the API host.
 	Breaker BreakerConfig
+}
+
+// Limiter paces the requests to the API host. Its methods are called
+// from many goroutines at once.
+type Limiter interface {
+	// Wait blocks until one request may be sent. It returns an error when
+	// ctx ends first or the limiter cannot tell (its store is down); the
+	// request is then not sent.
+	Wait(ctx context.Context) error
+	// Throttled reports a 429 answer and its Retry-After (0 when it had
+	// none), so that the limiter slows down. Its error only says the
+	// limiter could not adapt: the request's own error is the 429.
+	Throttled(ctx context.Context, retryAfter time.Duration) error
 }
 
 // AuthSchemes are the Authorization schemes the vendor's material names
@@ -49,9 +63,9 @@ var AuthSchemes = []string{"Api-Token", "Token", "Api-Key", "Bearer"}
 type Client struct {
 	base    *url.URL
 	auth    string // the Authorization header's value
-	breaker *breaker
+	breaker *Breaker
 	timeout time.Duration
-	limiter *rate.Limiter
+	limiter Limiter // nil: no pacing
 	http    *http.Client
 	agent   string
 }
@@ -69,13 +83,6 @@ func New(cfg Config) (*Client, error) {
 	if !slices.Contains(AuthSchemes, scheme) {
 		return nil, fmt.Errorf("dmapi: AuthScheme %q is not one of %s", scheme, strings.Join(AuthSchemes, ", "))
 	}
-	if cfg.RateLimit < 0 {
-		return nil, errors.New("dmapi: RateLimit cannot be negative")
-	}
-	limiter := rate.NewLimiter(rate.Inf, 0)
-	if cfg.RateLimit > 0 {
-		limiter = rate.NewLimiter(rate.Limit(cfg.RateLimit), max(1, int(cfg.RateLimit/10)))
-	}
 	hc := cfg.HTTPClient
 	if hc == nil {
 		t := http.DefaultTransport.(*http.Transport).Clone()
@@ -85,9 +92,9 @@ func New(cfg Config) (*Client, error) {
 	return &Client{
 		base:    u,
 		auth:    scheme + " " + cfg.Token,
-		breaker: newBreaker(u.Host, cfg.Breaker),
+		breaker: NewBreaker(u.Host, cfg.Breaker),
 		timeout: cmp.Or(cfg.Timeout, 30*time.Second),
-		limiter: limiter,
+		limiter: cfg.Limiter,
 		http:    hc,
 		agent:   cmp.Or(cfg.UserAgent, "bulksync"),
 	}, nil
@@ -107,7 +114,15 @@ func (c *Client) do(ctx context.Context, op, method, path string, query url.Valu
 // doStatus is do that also returns the status of a 2xx answer, for
 // endpoints whose status carries meaning (201 created, 200 updated).
 func (c *Client) doStatus(ctx context.Context, op, method, path string, query url.Values, body, out any) (int, error) {
-	done, err := c.breaker.allow()
+	// The wait comes before the breaker: a request waiting for its turn
+	// is not in flight, and a limiter that cannot tell says nothing of
+	// the API.
+	if c.limiter != nil {
+		if err := c.limiter.Wait(ctx); err != nil {
+			return 0, &Error{Op: op, Err: fmt.Errorf("rate limiter: %w", err)}
+		}
+	}
+	done, err := c.breaker.Allow()
 	if err != nil {
 		return 0, &Error{Op: op, Err: err}
 	}
@@ -118,9 +133,6 @@ func (c *Client) doStatus(ctx context.Context, op, method, path string, query ur
 
 // send is doStatus without the circuit breaker.
 func (c *Client) send(ctx context.Context, op, method, path string, query url.Values, body, out any) (int, error) {
-	if err := c.limiter.Wait(ctx); err != nil {
-		return 0, &Error{Op: op, Err: err}
-	}
 	ctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
 	u := *c.base
@@ -159,7 +171,13 @@ func (c *Client) send(ctx context.Context, op, method, path string, query url.Va
 		return 0, &Error{Op: op, Err: fmt.Errorf("read answer: %w", err)}
 	}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		return 0, &Error{Op: op, Status: resp.StatusCode, Message: message(data), RetryAfter: RetryAfter(resp.Header, time.Now())}
+		e := &Error{Op: op, Status: resp.StatusCode, Message: message(data), RetryAfter: RetryAfter(resp.Header, time.Now())}
+		if e.Status == http.StatusTooManyRequests && c.limiter != nil {
+			// The request's error is the 429 whether or not the limiter
+			// could slow down.
+			_ = c.limiter.Throttled(context.WithoutCancel(ctx), e.RetryAfter)
+		}
+		return 0, e
 	}
 	if out == nil || len(bytes.TrimSpace(data)) == 0 {
 		return resp.StatusCode, nil

@@ -2,7 +2,8 @@
 // method per endpoint bulksync calls, the "Authorization: Api-Token" header,
 // a base URL in either documented form (https://base.manager.iblai.app or
 // the gateway https://api.iblai.app/dm), a per-request timeout and a
-// client-side rate limit.
+// [Limiter] that paces requests (package ratelimit has one shared by every
+// worker process through Redis) and hears of every 429.
 //
 // It covers licenses, license assignments to groups and users, program
 // suggestions (single, bulk and group) and credential issuers. List

@@ -163,22 +163,9 @@ func TestConfigValidation(t *testing.T) {
 		{},
 		{BaseURL: "ftp://x"},
 		{BaseURL: "not a url"},
-		{BaseURL: "http://x", RateLimit: -1},
+		{BaseURL: "http://x", AuthScheme: "Basic"},
 	} {
 		_, err := dmapi.New(cfg)
 		require.Error(t, err, "%+v", cfg)
 	}
-}
-
-func TestRateLimit(t *testing.T) {
-	t.Parallel()
-	limited, err := dmapi.New(dmapi.Config{BaseURL: "http://127.0.0.1:1", Token: "x", RateLimit: 20})
-	require.NoError(t, err)
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-	defer cancel()
-	start := time.Now()
-	for range 12 {
-		_, _ = limited.ListLicenses(ctx, dmapi.UserLicense, dmapi.ListOptions{})
-	}
-	require.GreaterOrEqual(t, time.Since(start), 400*time.Millisecond, "20 requests per second with a burst of 2")
 }

@@ -15,6 +15,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -69,6 +70,12 @@ type Options struct {
 	DryRun    bool   // look up only, write nothing
 	Source    string // the file's name, kept in the batch metadata
 	Queue     string // asynq queue; defaults to "bulksync"
+	// Single sends each row through the kind's single create-or-update
+	// call even when its API has a bulk call (jobs.ChunkPayload.Single).
+	Single bool
+	// Extra are request fields sent with every row's write, as a compact
+	// JSON object (jobs.ChunkPayload.Extra).
+	Extra json.RawMessage
 }
 
 // Result tells what Import did.
@@ -101,6 +108,12 @@ func Import(ctx context.Context, open Opener, store *jobs.Store, q *asynq.Client
 	for _, k := range slices.Sorted(maps.Keys(opts.Reader.Defaults)) {
 		optionString += fmt.Sprintf(";default:%s=%s", k, opts.Reader.Defaults[k])
 	}
+	if opts.Single {
+		optionString += ";single=true"
+	}
+	if len(opts.Extra) > 0 {
+		optionString += ";extra=" + string(opts.Extra)
+	}
 	nonce := ""
 	if opts.NewBatch {
 		b := make([]byte, 8)
@@ -128,7 +141,7 @@ func Import(ctx context.Context, open Opener, store *jobs.Store, q *asynq.Client
 			return Result{}, err
 		}
 		switch existing.State {
-		case jobs.StateDone, jobs.StateRunning:
+		case jobs.StateDone, jobs.StateRunning, jobs.StateCancelled:
 			return Result{Meta: existing, Existing: true}, nil
 		case jobs.StateHalted:
 			if err := store.Resume(ctx, meta.ID); err != nil {
@@ -214,7 +227,7 @@ func enqueue(ctx context.Context, open Opener, store *jobs.Store, q *asynq.Clien
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(4)
 	newChunk := func(index int) jobs.ChunkPayload {
-		return jobs.ChunkPayload{BatchID: meta.ID, Kind: meta.Kind, Chunk: index, DryRun: opts.DryRun, Rows: make([]jobs.ChunkRow, 0, opts.ChunkSize)}
+		return jobs.ChunkPayload{BatchID: meta.ID, Kind: meta.Kind, Chunk: index, DryRun: opts.DryRun, Single: opts.Single, Extra: opts.Extra, Rows: make([]jobs.ChunkRow, 0, opts.ChunkSize)}
 	}
 	var grp group
 	cur := newChunk(0)

@@ -19,6 +19,9 @@ const (
 	StateRunning = "running" // every chunk is queued; workers are at it
 	StateDone    = "done"    // every row has an outcome
 	StateHalted  = "halted"  // stopped by a fatal API error (401/403); see HaltReason
+	// StateCancelled: stopped on request (Cancel); rows without an outcome
+	// stay unprocessed.
+	StateCancelled = "cancelled"
 )
 
 // DefaultRetention is how long a batch's data is kept in Redis.
@@ -48,7 +51,9 @@ type Meta struct {
 }
 
 // Finished reports whether the batch will make no more progress.
-func (m Meta) Finished() bool { return m.State == StateDone || m.State == StateHalted }
+func (m Meta) Finished() bool {
+	return m.State == StateDone || m.State == StateHalted || m.State == StateCancelled
+}
 
 // StoreConfig configures a [Store].
 type StoreConfig struct {
@@ -349,7 +354,9 @@ func (s *Store) Ledger(ctx context.Context, id string, fn func(Outcome) error) e
 	if err != nil {
 		return err
 	}
-	entries := ledgerEntries{s: s, id: id, loading: m.State == StateLoading}
+	// A batch cancelled while loading may lack the entries of rows never
+	// enqueued, as a loading one does.
+	entries := ledgerEntries{s: s, id: id, loading: m.State == StateLoading || m.State == StateCancelled}
 	fields := make([]string, 0, ledgerPage)
 	for from := 1; from <= m.Total; from += ledgerPage {
 		fields = fields[:0]
@@ -369,7 +376,10 @@ func (s *Store) Ledger(ctx context.Context, id string, fn func(Outcome) error) e
 					return err
 				}
 				o = Outcome{Row: row, Line: e.Line, ExternalID: e.Key, TransactionID: e.TX, Status: StatusUnprocessed, Action: ActionSkipped}
-				if e.Row == 0 {
+				switch {
+				case m.State == StateCancelled:
+					o.Message = "not attempted: the batch was cancelled"
+				case e.Row == 0:
 					o.Message = "not enqueued: the import was cut short (import the file again to resume)"
 				}
 			} else if err := json.Unmarshal([]byte(raw.(string)), &o); err != nil {

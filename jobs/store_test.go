@@ -165,6 +165,9 @@ func TestChunkTaskRoundTrip(t *testing.T) {
 		{"no key", jobs.ChunkPayload{BatchID: "b", Kind: "k", Rows: []jobs.ChunkRow{{Row: 1, Line: 2, TransactionID: "t", Data: json.RawMessage(`{}`)}}}},
 		{"no rows", jobs.ChunkPayload{BatchID: "b", Kind: "k", Rows: []jobs.ChunkRow{}}},
 		{"nil rows", jobs.ChunkPayload{BatchID: "b", Kind: "k"}},
+		{"single with extra", jobs.ChunkPayload{BatchID: "b", Kind: "program-suggestions", Single: true, Extra: json.RawMessage(`{"department_mode":true,"platform_org":"o"}`), Rows: []jobs.ChunkRow{
+			{Row: 1, Line: 1, Key: "k", TransactionID: "t", Data: json.RawMessage(`{"a":1}`)},
+		}}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			task := jobs.NewChunkTask(tt.p, "q")

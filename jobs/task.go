@@ -44,11 +44,19 @@ type ChunkRow struct {
 
 // ChunkPayload is the payload of a chunk task.
 type ChunkPayload struct {
-	BatchID string     `json:"batch_id"`
-	Kind    string     `json:"kind"`
-	Chunk   int        `json:"chunk"`
-	DryRun  bool       `json:"dry_run,omitempty"`
-	Rows    []ChunkRow `json:"rows"`
+	BatchID string `json:"batch_id"`
+	Kind    string `json:"kind"`
+	Chunk   int    `json:"chunk"`
+	DryRun  bool   `json:"dry_run,omitempty"`
+	// Single, for a kind whose API has a bulk call, sends each row through
+	// the single create-or-update call instead: the batches of bulksync
+	// serve, which stands behind that bulk call and must not loop back.
+	Single bool `json:"single,omitempty"`
+	// Extra holds request fields sent with every row's write, as a compact
+	// JSON object (a bulk suggestion request's platform_org and
+	// department_mode); nil when there are none.
+	Extra json.RawMessage `json:"extra,omitempty"`
+	Rows  []ChunkRow      `json:"rows"`
 }
 
 // s2Prefix starts a chunk payload that is the S2 compression of its JSON.
@@ -97,7 +105,7 @@ func (e *ChunkEncoder) NewTask(p ChunkPayload, queue string) *asynq.Task {
 // by hand: encoding/json would scan every row's Data again, and the import
 // path encodes every row of a file.
 func (p ChunkPayload) appendJSON(b []byte) []byte {
-	size := 96 + len(p.BatchID) + len(p.Kind)
+	size := 96 + len(p.BatchID) + len(p.Kind) + len(p.Extra)
 	for _, r := range p.Rows {
 		size += 64 + len(r.Key) + len(r.TransactionID) + len(r.Data)
 	}
@@ -110,6 +118,13 @@ func (p ChunkPayload) appendJSON(b []byte) []byte {
 	b = strconv.AppendInt(b, int64(p.Chunk), 10)
 	if p.DryRun {
 		b = append(b, `,"dry_run":true`...)
+	}
+	if p.Single {
+		b = append(b, `,"single":true`...)
+	}
+	if len(p.Extra) > 0 {
+		b = append(b, `,"extra":`...)
+		b = append(b, p.Extra...)
 	}
 	b = append(b, `,"rows":`...)
 	if p.Rows == nil {

@@ -125,8 +125,12 @@ type suggestionItem struct {
 // batch) leave out the rows that already match: they are unchanged. When
 // the answer counts fewer successes than rows sent, those rows are replayed
 // one by one through the single create-or-update call, so that each gets
-// its own outcome.
+// its own outcome. A chunk marked Single (bulksync serve's batches) goes
+// through the single call alone: see applySingleSuggestion.
 func (w *Worker) applySuggestions(ctx context.Context, c *chunkInfo, rows []jobs.ChunkRow, record recordFunc) error {
+	if c.Single {
+		return perRow(w.applySingleSuggestion)(ctx, c, rows, record)
+	}
 	var platforms []string
 	byPlatform := map[string][]*suggestionItem{}
 	for _, row := range rows {

@@ -42,6 +42,9 @@ var errHalted = errors.New("batch halted")
 func perRow(apply applyFunc) chunkFunc {
 	return func(ctx context.Context, c *chunkInfo, rows []jobs.ChunkRow, record recordFunc) error {
 		for _, row := range rows {
+			if c.cancelled() {
+				return errCancelled
+			}
 			out, err := apply(ctx, c, row)
 			if err != nil {
 				return err
@@ -57,7 +60,8 @@ func perRow(apply applyFunc) chunkFunc {
 // chunkInfo is what a row's applier knows of its chunk and batch.
 type chunkInfo struct {
 	*jobs.ChunkPayload
-	total int // rows in the batch
+	total int          // rows in the batch
+	watch *cancelWatch // tells that the batch was cancelled; nil: not watched
 }
 
 // Worker works chunk tasks. Create it with [New].
@@ -190,7 +194,7 @@ func (w *Worker) ProcessTask(ctx context.Context, t *asynq.Task) error {
 	if err != nil {
 		return err
 	}
-	if meta.State == jobs.StateHalted {
+	if meta.State == jobs.StateHalted || meta.State == jobs.StateCancelled {
 		return nil
 	}
 	indexes := make([]int, len(p.Rows))
@@ -215,13 +219,14 @@ func (w *Worker) ProcessTask(ctx context.Context, t *asynq.Task) error {
 		return err
 	}
 	info := &chunkInfo{ChunkPayload: &p, total: meta.Total}
+	defer w.watchCancel(ctx, info).end()
 	recs := &chunkRecords{}
 	err = apply(withDeadline(ctx, started.Add(w.cfg.RetryFor)), info, pending, func(outs ...jobs.Outcome) error { return w.record(ctx, &p, recs, outs) })
 	if rerr := recs.wait(); rerr != nil {
 		err = rerr // redelivered: the rows without an outcome are applied again
 	}
 	switch {
-	case errors.Is(err, errHalted):
+	case errors.Is(err, errHalted), errors.Is(err, errCancelled):
 		return nil
 	case errors.Is(err, errUnavailable):
 		reason := fmt.Sprintf("%s answered no request lately (the circuit breaker is open); the batch goes on by itself when it answers again", redactedURL(w.api.BaseURL()))

@@ -16,6 +16,7 @@ import (
 	"github.com/bulksync/bulksync/applied"
 	"github.com/bulksync/bulksync/dmapi"
 	"github.com/bulksync/bulksync/jobs"
+	"github.com/bulksync/bulksync/ratelimit"
 	"github.com/bulksync/bulksync/sandbox"
 	"github.com/bulksync/bulksync/uipath"
 	"github.com/hibiken/asynq"
@@ -102,6 +103,16 @@ func redacted(s string) string {
 	return u.Redacted()
 }
 
+// hostOf returns the host of the URL s, or "" when s is not a URL (the
+// API client then says so).
+func hostOf(s string) string {
+	u, err := url.Parse(s)
+	if err != nil {
+		return ""
+	}
+	return u.Host
+}
+
 // apiFlags are the API client's settings.
 type apiFlags struct {
 	timeout   time.Duration
@@ -109,7 +120,8 @@ type apiFlags struct {
 }
 
 // openAPI builds the client for BULKSYNC_API_URL, or starts the sandbox
-// in-process when it is unset and embedded is allowed.
+// in-process when it is unset and embedded is allowed. A rate limit is
+// shared through the Redis of openRedis, run before it.
 func openAPI(r *runtime, getenv env, embedded bool, f apiFlags, log *slog.Logger) error {
 	url, token := getenv("BULKSYNC_API_URL"), getenv("BULKSYNC_API_TOKEN")
 	if url == "" {
@@ -136,10 +148,19 @@ func openAPI(r *runtime, getenv env, embedded bool, f apiFlags, log *slog.Logger
 	} else if token == "" {
 		return usagef("BULKSYNC_API_TOKEN is not set")
 	}
-	api, err := dmapi.New(dmapi.Config{
-		BaseURL: url, Token: token, AuthScheme: getenv("BULKSYNC_API_AUTH_SCHEME"),
-		Timeout: f.timeout, RateLimit: f.rateLimit,
-	})
+	cfg := dmapi.Config{BaseURL: url, Token: token, AuthScheme: getenv("BULKSYNC_API_AUTH_SCHEME"), Timeout: f.timeout}
+	switch {
+	case f.rateLimit < 0:
+		return usagef("--rate-limit cannot be negative")
+	case f.rateLimit > 0:
+		// One budget per API host, shared by every process on this Redis.
+		lim, err := ratelimit.New(r.rdb, hostOf(url), ratelimit.Config{Rate: f.rateLimit})
+		if err != nil {
+			return usageError{err}
+		}
+		cfg.Limiter = lim
+	}
+	api, err := dmapi.New(cfg)
 	if err != nil {
 		return usageError{err}
 	}
