@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"math"
 	"strings"
 	"time"
 )
@@ -77,6 +78,13 @@ type Config struct {
 	// answer is lost after the write took effect: the client gets a 503, or a
 	// reset connection when FailStatus.Reset is set. Defaults to 0.
 	FailAfterWrite float64
+
+	// RateLimit, when positive, is how many API requests per second the
+	// server takes: beyond it, requests answer 429 with a Retry-After,
+	// before taking effect. RateLimit requests may go in any one second
+	// (a token bucket holding a second's worth). Stats.Throttled counts
+	// the 429s. Defaults to no limit.
+	RateLimit float64
 
 	// OutageAfter and OutageFor schedule an outage: from OutageAfter after New
 	// until OutageFor later, every API request answers 503 before taking
@@ -151,6 +159,8 @@ func (c Config) Validate() error {
 		return errors.New("OutageFor cannot be negative")
 	case c.Latency < 0:
 		return errors.New("Latency cannot be negative")
+	case c.RateLimit < 0 || math.IsInf(c.RateLimit, 0) || math.IsNaN(c.RateLimit):
+		return fmt.Errorf("RateLimit %v is not a rate: want 0 (no limit) or a positive number of requests per second", c.RateLimit)
 	case c.FailRate < 0 || c.FailRate > 1:
 		return fmt.Errorf("FailRate %v is outside [0, 1]", c.FailRate)
 	case c.FailAfterWrite < 0 || c.FailAfterWrite > 1:

@@ -165,6 +165,12 @@
 // Server.StartOutage) every API request answers 503 {"detail": "Service
 // temporarily unavailable"}, without Retry-After, before taking effect.
 //
+// Beyond Config.RateLimit requests per second (a token bucket holding one
+// second's worth), an API request answers 429 with "Retry-After: N", N the
+// whole seconds until one would be taken (at least 1), and {"detail":
+// "Request was throttled. Expected available in N seconds."}, before taking
+// effect; Stats.Throttled counts them.
+//
 // # Inspection
 //
 // Paths under /_sandbox/ need no authentication and get no latency, faults or

@@ -53,6 +53,7 @@ func TestConfigValidate(t *testing.T) {
 		{"Valid", Config{Token: "t"}, ""},
 		{"NoToken", Config{}, "Token is required"},
 		{"NegativeLatency", Config{Token: "t", Latency: -1}, "Latency cannot be negative"},
+		{"NegativeRateLimit", Config{Token: "t", RateLimit: -1}, "RateLimit -1 is not a rate: want 0 (no limit) or a positive number of requests per second"},
 		{"FailRate", Config{Token: "t", FailRate: 1.5}, "FailRate 1.5 is outside [0, 1]"},
 		{"FailAfterWrite", Config{Token: "t", FailAfterWrite: -0.1}, "FailAfterWrite -0.1 is outside [0, 1]"},
 		{"FailStatus", Config{Token: "t", FailStatus: FailStatus{Code: 200}}, "FailStatus: code 200 is not a 4xx or 5xx status"},

@@ -22,6 +22,7 @@ type Server struct {
 	uipath            UiPathConfig
 	dir               *directory
 	faults            *faults
+	throttle          throttle
 	mux               *http.ServeMux // API paths
 	inspect           *http.ServeMux // inspectPrefix paths
 
@@ -52,6 +53,7 @@ func New(cfg Config) *Server {
 		uipath:            cfg.UiPath.withDefaults(),
 		dir:               newDirectory(cfg.Fixtures),
 		faults:            newFaults(cfg, time.Now()),
+		throttle:          newThrottle(cfg.RateLimit),
 		mux:               http.NewServeMux(),
 		inspect:           http.NewServeMux(),
 		counters:          counters{byEndpoint: map[string]int64{}},
@@ -131,7 +133,8 @@ func handleOn(mux *http.ServeMux, path string, e endpoint) {
 
 // ServeHTTP serves the API and the sandbox's own inspection paths under
 // /_sandbox/. API requests are counted, delayed by Config.Latency, answered
-// 503 during an outage and may fail as configured.
+// 503 during an outage, 429 beyond Config.RateLimit, and may fail as
+// configured.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if strings.HasPrefix(r.URL.Path, inspectPrefix) {
 		s.inspect.ServeHTTP(w, r)
@@ -145,6 +148,11 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if s.faults.inOutage(time.Now()) {
 		s.countOutage()
 		answerOutage(w)
+		return
+	}
+	if ok, wait := s.throttle.allow(time.Now()); !ok {
+		s.countThrottled()
+		answerThrottled(w, wait)
 		return
 	}
 	if s.faults.failBefore() {

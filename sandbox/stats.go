@@ -35,6 +35,9 @@ type Stats struct {
 	Faults int64 `json:"faults"`
 	// OutageAnswers counts the 503 answers given during outages.
 	OutageAnswers int64 `json:"outage_answers"`
+	// Throttled counts the 429 answers to requests beyond
+	// Config.RateLimit.
+	Throttled int64 `json:"throttled"`
 	// ByEndpoint counts requests per "METHOD /path/" of every endpoint the
 	// server serves (0 until called), with path wildcards such as {org} left
 	// in.
@@ -45,6 +48,7 @@ type Stats struct {
 type counters struct {
 	creates, updates, deletes int64
 	requests, faults, outages int64
+	throttled                 int64
 	byEndpoint                map[string]int64
 }
 
@@ -70,6 +74,7 @@ func (s *Server) Stats() Stats {
 		Requests:                s.counters.requests,
 		Faults:                  s.counters.faults,
 		OutageAnswers:           s.counters.outages,
+		Throttled:               s.counters.throttled,
 		ByEndpoint:              maps.Clone(s.counters.byEndpoint),
 	}
 }
@@ -94,4 +99,10 @@ func (s *Server) countOutage() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.counters.outages++
+}
+
+func (s *Server) countThrottled() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.counters.throttled++
 }

@@ -55,7 +55,7 @@ func TestStats(t *testing.T) {
 		"program_licenses", "user_licenses", "program_group_assignments", "user_group_assignments",
 		"program_user_assignments", "user_user_assignments", "program_suggestions", "group_suggestions",
 		"issuers", "uipath_group_allocations", "history", "creates", "updates", "deletes", "requests",
-		"faults", "outage_answers", "by_endpoint",
+		"faults", "outage_answers", "throttled", "by_endpoint",
 	} {
 		require.Contains(t, keys, k)
 	}

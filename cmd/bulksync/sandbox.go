@@ -30,6 +30,7 @@ func runSandbox(ctx context.Context, args []string, stderr io.Writer, getenv env
 	fs.DurationVar(&cfg.Latency, "latency", 0, "`DURATION` added to every request")
 	fs.Float64Var(&cfg.FailRate, "fail-rate", 0, "`FRACTION` of requests that fail before they take effect")
 	fs.Float64Var(&cfg.FailAfterWrite, "fail-after-write", 0, "`FRACTION` of writes that take effect but whose answer is lost")
+	fs.Float64Var(&cfg.RateLimit, "rate-limit", 0, "API requests per second taken; beyond, 429 with Retry-After (0: no limit)")
 	fs.Int64Var(&cfg.Seed, "seed", 0, "random seed of the fault decisions (0: from the clock)")
 	fs.DurationVar(&cfg.OutageAfter, "outage-after", 0, "start an outage `DURATION` after the sandbox starts (with --outage-for)")
 	fs.DurationVar(&cfg.OutageFor, "outage-for", 0, "`DURATION` of the outage, during which every API request answers 503 (0: none)")
@@ -73,7 +74,7 @@ func runSandbox(ctx context.Context, args []string, stderr io.Writer, getenv env
 	}
 	srv := &http.Server{Handler: sandbox.New(cfg), ReadHeaderTimeout: 10 * time.Second}
 	log.Info("sandbox listening", "addr", ln.Addr().String(), "auth_scheme", cfg.AuthScheme, "latency", cfg.Latency,
-		"fail_rate", cfg.FailRate, "fail_status", cfg.FailStatus.String(), "fail_after_write", cfg.FailAfterWrite,
+		"rate_limit", cfg.RateLimit, "fail_rate", cfg.FailRate, "fail_status", cfg.FailStatus.String(), "fail_after_write", cfg.FailAfterWrite,
 		"outage_after", cfg.OutageAfter, "outage_for", cfg.OutageFor, "ignore_list_filters", cfg.IgnoreListFilters,
 		"issuer_schema_forms", cfg.IssuerSchemaForms)
 	log.Info("sandbox UiPath credentials", "client_id", cfg.UiPath.ClientID,
