@@ -55,6 +55,7 @@ Usage:
   bulksync worker [flags]           work queued chunks (needs REDIS_URL, BULKSYNC_API_URL)
   bulksync report [flags] BATCH_ID  write a batch's summary and results (needs REDIS_URL)
   bulksync sandbox [flags]          serve the sandbox Data Manager API
+  bulksync sync plan|run|apply|history ... --config FILE   scheduled HRIS syncs (docs/syncs.md)
 
 Run "bulksync COMMAND -h" for a command's flags.
 
@@ -106,6 +107,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv en
 		err = runReport(ctx, args[1:], stdout, stderr, getenv)
 	case "sandbox":
 		err = runSandbox(ctx, args[1:], stderr, getenv, log)
+	case "sync":
+		err = runSync(ctx, args[1:], stdout, stderr, getenv, log)
 	case "-h", "-help", "--help", "help":
 		fmt.Fprint(stdout, usage)
 		return exitOK
