@@ -69,7 +69,7 @@ type Options struct {
 	NewBatch  bool   // a fresh batch even when this file was imported before
 	DryRun    bool   // look up only, write nothing
 	Source    string // the file's name, kept in the batch metadata
-	Queue     string // asynq queue; defaults to "bulksync"
+	Queue     string // asynq queue; defaults to jobs.DefaultQueue (jobs.InteractiveQueue: worked first)
 	// Single sends each row through the kind's single create-or-update
 	// call even when its API has a bulk call (jobs.ChunkPayload.Single).
 	Single bool
@@ -91,7 +91,7 @@ var ErrFileChanged = errors.New("the file changed while it was being read")
 // chunks. File-level problems come back as *importers.FileError before
 // anything is enqueued.
 func Import(ctx context.Context, open Opener, store *jobs.Store, q *asynq.Client, opts Options) (Result, error) {
-	opts.Queue = cmp.Or(opts.Queue, "bulksync")
+	opts.Queue = cmp.Or(opts.Queue, jobs.DefaultQueue)
 	if opts.ChunkSize < 0 || opts.ChunkSize > MaxChunkSize {
 		return Result{}, fmt.Errorf("chunk size must be between 1 and %d (0: chosen from the file)", MaxChunkSize)
 	}

@@ -3,10 +3,13 @@ package worker
 import (
 	"cmp"
 	"errors"
+	"fmt"
 	"log/slog"
+	"maps"
 	"time"
 
 	"github.com/bulksync/bulksync/applied"
+	"github.com/bulksync/bulksync/jobs"
 	"github.com/bulksync/bulksync/uipath"
 )
 
@@ -14,7 +17,13 @@ import (
 type Config struct {
 	// Concurrency is how many chunks are worked at once. Defaults to 10.
 	Concurrency int
-	// Queue is the asynq queue to work. Defaults to "bulksync".
+	// Queues are the asynq queues worked, by name, with their weights:
+	// while several hold chunks, a free slot takes its next chunk from
+	// each in proportion to its weight. Defaults to {Queue: 1} when Queue
+	// is set, else to DefaultQueues().
+	Queues map[string]int
+	// Queue, when Queues is empty, is the only queue worked (tests give
+	// each test a queue of its own).
 	Queue string
 	// RetryFor is a row's retry budget: its transient failures are retried
 	// for this long from its chunk's first delivery, then it fails with
@@ -49,12 +58,32 @@ type Config struct {
 	UiPath *uipath.Client
 }
 
-// DefaultQueue is the asynq queue bulksync uses.
-const DefaultQueue = "bulksync"
+// DefaultQueue is the asynq queue of file imports, jobs.DefaultQueue.
+const DefaultQueue = jobs.DefaultQueue
+
+// InteractiveWeight is the weight of jobs.InteractiveQueue in
+// DefaultQueues: while both queues hold chunks, a free slot takes an
+// interactive one 9 times out of 10. It is not strict priority, so that a
+// steady stream of requests cannot stall an import for good.
+const InteractiveWeight = 9
+
+// DefaultQueues returns the queues a worker takes by default:
+// jobs.InteractiveQueue with InteractiveWeight and jobs.DefaultQueue with
+// 1.
+func DefaultQueues() map[string]int {
+	return map[string]int{jobs.InteractiveQueue: InteractiveWeight, jobs.DefaultQueue: 1}
+}
 
 func (c Config) withDefaults() Config {
 	c.Concurrency = cmp.Or(c.Concurrency, 10)
-	c.Queue = cmp.Or(c.Queue, DefaultQueue)
+	switch {
+	case len(c.Queues) > 0:
+		c.Queues = maps.Clone(c.Queues)
+	case c.Queue != "":
+		c.Queues = map[string]int{c.Queue: 1}
+	default:
+		c.Queues = DefaultQueues()
+	}
 	c.RetryFor = cmp.Or(c.RetryFor, time.Hour)
 	c.InitialBackoff = cmp.Or(c.InitialBackoff, 250*time.Millisecond)
 	c.MaxBackoff = cmp.Or(c.MaxBackoff, 15*time.Second)
@@ -77,6 +106,11 @@ func (c Config) validate() error {
 		return errors.New("worker: RetryFor cannot be negative")
 	case c.InitialBackoff < 0 || c.MaxBackoff < 0:
 		return errors.New("worker: backoff delays cannot be negative")
+	}
+	for name, weight := range c.Queues {
+		if name == "" || weight < 1 {
+			return fmt.Errorf("worker: Queues[%q] = %d: want a queue name and a weight of at least 1", name, weight)
+		}
 	}
 	return nil
 }

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"time"
 
 	"github.com/bulksync/bulksync/jobs"
@@ -34,8 +36,18 @@ func (w *Worker) sweep(ctx context.Context, ins *asynq.Inspector) {
 	}
 }
 
+// sweepOnce sweeps the archived chunks of every queue the worker takes.
 func (w *Worker) sweepOnce(ctx context.Context, ins *asynq.Inspector) error {
-	tasks, err := ins.ListArchivedTasks(w.cfg.Queue, asynq.PageSize(100))
+	for _, q := range slices.Sorted(maps.Keys(w.cfg.Queues)) {
+		if err := w.sweepQueue(ctx, ins, q); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (w *Worker) sweepQueue(ctx context.Context, ins *asynq.Inspector, queue string) error {
+	tasks, err := ins.ListArchivedTasks(queue, asynq.PageSize(100))
 	if err != nil {
 		if errors.Is(err, asynq.ErrQueueNotFound) {
 			return nil
@@ -53,7 +65,7 @@ func (w *Worker) sweepOnce(ctx context.Context, ins *asynq.Inspector) error {
 				return err
 			}
 		}
-		if err := ins.DeleteTask(w.cfg.Queue, ti.ID); err != nil && !errors.Is(err, asynq.ErrTaskNotFound) {
+		if err := ins.DeleteTask(queue, ti.ID); err != nil && !errors.Is(err, asynq.ErrTaskNotFound) {
 			return fmt.Errorf("delete archived chunk %s: %w", ti.ID, err)
 		}
 	}

@@ -112,7 +112,7 @@ func New(redis asynq.RedisConnOpt, store *jobs.Store, api *dmapi.Client, cfg Con
 func (w *Worker) Start() error {
 	w.srv = asynq.NewServer(w.redis, asynq.Config{
 		Concurrency:     w.cfg.Concurrency,
-		Queues:          map[string]int{w.cfg.Queue: 1},
+		Queues:          w.cfg.Queues,
 		ShutdownTimeout: w.cfg.ShutdownTimeout,
 		// Chunks are few and large: look for new ones often.
 		TaskCheckInterval: 100 * time.Millisecond,
