@@ -55,6 +55,9 @@ Usage:
   bulksync worker [flags]           work queued chunks (needs REDIS_URL, BULKSYNC_API_URL)
   bulksync report [flags] BATCH_ID  write a batch's summary and results (needs REDIS_URL)
   bulksync sandbox [flags]          serve the sandbox Data Manager API
+  bulksync serve [flags]            serve the HTTP API: bulk suggestions, uploads, batches (needs REDIS_URL)
+  bulksync cancel BATCH_ID          cancel a batch: rows not yet attempted stay unprocessed (needs REDIS_URL)
+  bulksync batches [--limit N]      list recent batches (needs REDIS_URL)
   bulksync sync plan|run|apply|history ... --config FILE   scheduled HRIS syncs (docs/syncs.md)
 
 Run "bulksync COMMAND -h" for a command's flags.
@@ -107,6 +110,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv en
 		err = runReport(ctx, args[1:], stdout, stderr, getenv)
 	case "sandbox":
 		err = runSandbox(ctx, args[1:], stderr, getenv, log)
+	case "serve":
+		err = runServe(ctx, args[1:], getenv, log)
+	case "cancel":
+		err = runCancel(ctx, args[1:], stdout, getenv)
+	case "batches":
+		err = runBatches(ctx, args[1:], stdout, getenv)
 	case "sync":
 		err = runSync(ctx, args[1:], stdout, stderr, getenv, log)
 	case "-h", "-help", "--help", "help":
