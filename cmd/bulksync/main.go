@@ -59,6 +59,7 @@ Usage:
   bulksync cancel BATCH_ID          cancel a batch: rows not yet attempted stay unprocessed (needs REDIS_URL)
   bulksync batches [--limit N]      list recent batches (needs REDIS_URL)
   bulksync sync plan|run|apply|history ... --config FILE   scheduled HRIS syncs (docs/syncs.md)
+  bulksync scheduler --config FILE  fire the syncs' schedules (needs REDIS_URL)
 
 Run "bulksync COMMAND -h" for a command's flags.
 
@@ -118,6 +119,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv en
 		err = runBatches(ctx, args[1:], stdout, getenv)
 	case "sync":
 		err = runSync(ctx, args[1:], stdout, stderr, getenv, log)
+	case "scheduler":
+		err = runScheduler(ctx, args[1:], getenv, log)
 	case "-h", "-help", "--help", "help":
 		fmt.Fprint(stdout, usage)
 		return exitOK
