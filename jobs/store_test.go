@@ -1,9 +1,9 @@
 package jobs_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"testing"
 	"time"
 
@@ -175,11 +175,32 @@ func TestChunkTaskRoundTrip(t *testing.T) {
 			require.Equal(t, task.Payload(), enc.NewTask(tt.p, "q").Payload(), "a reused encoder writes the same payload")
 			want, err := json.Marshal(tt.p)
 			require.NoError(t, err)
-			js, err := s2.Decode(nil, bytes.TrimPrefix(task.Payload(), []byte("\x00s2")))
+			// The envelope says whose chunk it is, for asynqmon's preview.
+			var env struct {
+				BatchID  string `json:"batch_id"`
+				Kind     string `json:"kind"`
+				Chunk    int    `json:"chunk"`
+				RowCount int    `json:"row_count"`
+				Lines    string `json:"lines"`
+				DryRun   bool   `json:"dry_run"`
+				S2       []byte `json:"s2"`
+			}
+			require.NoError(t, json.Unmarshal(task.Payload(), &env))
+			require.Equal(t, tt.p.BatchID, env.BatchID)
+			require.Equal(t, tt.p.Kind, env.Kind)
+			require.Equal(t, tt.p.Chunk, env.Chunk)
+			require.Equal(t, len(tt.p.Rows), env.RowCount)
+			require.Equal(t, tt.p.DryRun, env.DryRun)
+			if n := len(tt.p.Rows); n > 0 {
+				require.Equal(t, fmt.Sprintf("%d-%d", tt.p.Rows[0].Line, tt.p.Rows[n-1].Line), env.Lines)
+			}
+			js, err := s2.Decode(nil, env.S2)
 			require.NoError(t, err)
 			require.Equal(t, string(want), string(js), "written as json.Marshal writes it")
 			plain, err := jobs.DecodeChunk(asynq.NewTask(task.Type(), want))
 			require.NoError(t, err, "a payload of plain JSON (queued before compression) is read too")
+			legacy, err := jobs.DecodeChunk(asynq.NewTask(task.Type(), append([]byte("\x00s2"), env.S2...)))
+			require.NoError(t, err, "a payload of S2 bytes (queued before the envelope) is read too")
 			got, err := jobs.DecodeChunk(task)
 			require.NoError(t, err)
 			for i, r := range got.Rows {
@@ -190,6 +211,7 @@ func TestChunkTaskRoundTrip(t *testing.T) {
 			}
 			require.Equal(t, tt.p, got)
 			require.Equal(t, got, plain)
+			require.Equal(t, got, legacy)
 		})
 	}
 	require.Regexp(t, `^bulksync-`, derived)

@@ -3,6 +3,7 @@ package jobs
 import (
 	"bytes"
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
@@ -59,17 +60,30 @@ type ChunkPayload struct {
 	Rows  []ChunkRow      `json:"rows"`
 }
 
-// s2Prefix starts a chunk payload that is the S2 compression of its JSON.
-// A payload that starts with '{' is the JSON itself (tasks queued before
-// payloads were compressed).
+// A chunk task's payload is an envelope for people and a compressed body
+// for workers: a JSON object that says whose chunk it is (batch, kind,
+// chunk, row count, file lines), so that asynqmon's payload preview reads
+// well, and the chunk's whole JSON compressed with S2 in its "s2" field
+// (base64). Payloads queued by earlier versions are read too: s2Prefix
+// followed by the S2 bytes, or the chunk's plain JSON.
 const s2Prefix = "\x00s2"
 
+// chunkEnvelope is the part of a payload DecodeChunk reads: the
+// compressed chunk. The other fields repeat what the chunk holds.
+type chunkEnvelope struct {
+	S2 []byte `json:"s2"`
+}
+
 // NewChunkTask builds the task of one chunk. Its TaskID is "batch:chunk",
-// so the same chunk is never queued twice while its task exists. Rows'
-// Data are written as they are: they must be compact JSON objects, as
-// importers emits them.
+// so the same chunk is never queued twice while its task exists, and its
+// type is TaskType(kind). Rows' Data are written as they are: they must
+// be compact JSON objects, as importers emits them.
 //
-// The payload is the chunk's JSON compressed with S2 (several times
+// The payload is an envelope, such as
+//
+//	{"batch_id":"38f0a878730f838e43d4","kind":"program-licenses","chunk":3,"row_count":100,"lines":"302-401","s2":"..."}
+//
+// whose s2 field is the chunk's JSON compressed with S2 (several times
 // smaller for roster rows): Redis spends its time on payload bytes, so
 // compressing makes enqueueing several times cheaper, and a file's queued
 // chunks take that much less of Redis's memory.
@@ -91,14 +105,39 @@ func (e *ChunkEncoder) NewTask(p ChunkPayload, queue string) *asynq.Task {
 		e.z = make([]byte, n)
 	}
 	z := s2.Encode(e.z[:cap(e.z)], e.js)
-	payload := make([]byte, 0, len(s2Prefix)+len(z))
-	payload = append(append(payload, s2Prefix...), z...)
-	return asynq.NewTask(TaskType(p.Kind), payload,
+	return asynq.NewTask(TaskType(p.Kind), p.appendEnvelope(z),
 		asynq.TaskID(TaskID(p.BatchID, p.Chunk)),
 		asynq.Queue(queue),
 		asynq.MaxRetry(ChunkMaxRetry),
 		asynq.Timeout(ChunkTimeout),
 	)
+}
+
+// appendEnvelope returns the payload of the chunk whose compressed JSON is
+// z, in a buffer of its own (the task keeps it).
+func (p ChunkPayload) appendEnvelope(z []byte) []byte {
+	b := make([]byte, 0, 128+len(p.BatchID)+len(p.Kind)+base64.StdEncoding.EncodedLen(len(z)))
+	b = append(b, `{"batch_id":`...)
+	b = jsonx.AppendString(b, p.BatchID)
+	b = append(b, `,"kind":`...)
+	b = jsonx.AppendString(b, p.Kind)
+	b = append(b, `,"chunk":`...)
+	b = strconv.AppendInt(b, int64(p.Chunk), 10)
+	b = append(b, `,"row_count":`...)
+	b = strconv.AppendInt(b, int64(len(p.Rows)), 10)
+	if len(p.Rows) > 0 {
+		b = append(b, `,"lines":"`...)
+		b = strconv.AppendInt(b, int64(p.Rows[0].Line), 10)
+		b = append(b, '-')
+		b = strconv.AppendInt(b, int64(p.Rows[len(p.Rows)-1].Line), 10)
+		b = append(b, '"')
+	}
+	if p.DryRun {
+		b = append(b, `,"dry_run":true`...)
+	}
+	b = append(b, `,"s2":"`...)
+	b = base64.StdEncoding.AppendEncode(b, z)
+	return append(b, `"}`...)
 }
 
 // appendJSON appends the payload as json.Marshal writes it. It is written
@@ -162,7 +201,15 @@ func (p ChunkPayload) appendJSON(b []byte) []byte {
 func DecodeChunk(t *asynq.Task) (ChunkPayload, error) {
 	var p ChunkPayload
 	js := t.Payload()
-	if z, ok := bytes.CutPrefix(js, []byte(s2Prefix)); ok {
+	z, ok := bytes.CutPrefix(js, []byte(s2Prefix))
+	if !ok {
+		var env chunkEnvelope
+		if err := json.Unmarshal(js, &env); err != nil {
+			return p, fmt.Errorf("decode chunk payload: %w", err)
+		}
+		z, ok = env.S2, env.S2 != nil
+	}
+	if ok {
 		var err error
 		if js, err = s2.Decode(nil, z); err != nil {
 			return p, fmt.Errorf("decompress chunk payload: %w", err)

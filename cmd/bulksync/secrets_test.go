@@ -612,11 +612,8 @@ func (h *leakHarness) dumpRedis(when string) int {
 // the value itself, or a bytes field of it read as protobuf (asynq's task
 // message holds the payload so).
 func chunkPayloads(v []byte) [][]byte {
-	const s2Prefix = "\x00s2"
-	if z, ok := bytes.CutPrefix(v, []byte(s2Prefix)); ok {
-		if js, err := s2.Decode(nil, z); err == nil {
-			return [][]byte{js}
-		}
+	if js, ok := chunkJSON(v); ok {
+		return [][]byte{js}
 	}
 	var out [][]byte
 	for b := v; len(b) > 0; {
@@ -630,10 +627,8 @@ func chunkPayloads(v []byte) [][]byte {
 			if n < 0 {
 				return out
 			}
-			if z, ok := bytes.CutPrefix(f, []byte(s2Prefix)); ok {
-				if js, err := s2.Decode(nil, z); err == nil {
-					out = append(out, js)
-				}
+			if js, ok := chunkJSON(f); ok {
+				out = append(out, js)
 			}
 			b = b[n:]
 			continue
@@ -645,6 +640,20 @@ func chunkPayloads(v []byte) [][]byte {
 		b = b[n:]
 	}
 	return out
+}
+
+// chunkJSON returns the chunk's JSON, decompressed, when payload is a
+// chunk task's payload (jobs.NewChunkTask: an envelope whose s2 field is
+// the compressed JSON).
+func chunkJSON(payload []byte) ([]byte, bool) {
+	var env struct {
+		S2 []byte `json:"s2"`
+	}
+	if json.Unmarshal(payload, &env) != nil || env.S2 == nil {
+		return nil, false
+	}
+	js, err := s2.Decode(nil, env.S2)
+	return js, err == nil
 }
 
 // finish collects the sandboxes' stats, stops the sandbox commands,
