@@ -16,6 +16,7 @@ import (
 	"github.com/bulksync/bulksync/importers"
 	"github.com/bulksync/bulksync/ingest"
 	"github.com/bulksync/bulksync/jobs"
+	"github.com/bulksync/bulksync/mapping"
 	"github.com/bulksync/bulksync/report"
 	"github.com/bulksync/bulksync/worker"
 	"github.com/hibiken/asynq"
@@ -88,6 +89,8 @@ func runImport(ctx context.Context, args []string, stdout, stderr io.Writer, get
 	fs.DurationVar(&af.timeout, "request-timeout", 30*time.Second, "timeout of one API request (in-process workers)")
 	fs.Float64Var(&af.rateLimit, "rate-limit", 0, "most API requests per second, 0 for no limit (in-process workers)")
 	fs.DurationVar(&wcfg.RetryFor, "retry-for", time.Hour, "how long a row's transient API faults are retried, an outage included (in-process workers)")
+	var maps mapFlag
+	fs.Var(&maps, "map", "map source columns to the kind's fields: a YAML `FILE` (mapping, transforms, filter, defaults) or FIELD=COLUMN[|transform...] pairs, comma-separated; repeatable (see docs/syncs.md)")
 	stateFile := fs.String("state", "", "the applied-state `FILE` of in-process runs against BULKSYNC_API_URL (default $XDG_STATE_HOME/bulksync/state.db)")
 	paths, err := parseFlags(fs, args)
 	if err != nil {
@@ -101,6 +104,12 @@ func runImport(ctx context.Context, args []string, stdout, stderr io.Writer, get
 	}
 	if run.opts.Reader, err = rf.options(); err != nil {
 		return err
+	}
+	if run.mapper, err = importMapping(maps, &run.opts.Reader); err != nil {
+		return err
+	}
+	if run.mapper != nil && run.out.Failed != "" {
+		return usagef("--failed cannot be used with --map (the failed rows are mapped rows; see --results)")
 	}
 	if run.opts.ChunkSize < 0 || run.opts.ChunkSize > ingest.MaxChunkSize {
 		return usagef("--chunk-size must be between 1 and %d", ingest.MaxChunkSize)
@@ -182,6 +191,7 @@ type importRun struct {
 	opts           ingest.Options
 	out            report.Outputs // the report files; Summary is written for every file at the end
 	detach         bool
+	mapper         *mapping.Mapper // --map: rows are mapped before the importers read them
 	stdout, stderr io.Writer
 }
 
@@ -192,6 +202,9 @@ func (r *importRun) file(ctx context.Context, path string) (*report.Summary, err
 	opts.Source = filepath.Base(path)
 	opts.Reader.NameHint = path
 	open := func() (io.ReadCloser, error) { return os.Open(path) }
+	if r.mapper != nil {
+		open = mappedOpener(path, r.mapper)
+	}
 	res, err := ingest.Import(ctx, open, r.rt.store, r.q, opts)
 	var fe *importers.FileError
 	switch {
