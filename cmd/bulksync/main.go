@@ -100,7 +100,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv en
 		fmt.Fprint(stderr, usage)
 		return exitUsage
 	}
-	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: logLevel(getenv("BULKSYNC_LOG"))}))
+	log := newLogger(stderr, getenv)
 	var err error
 	switch args[0] {
 	case "import":
