@@ -40,6 +40,10 @@ type Config struct {
 	UserAgent string
 	// Breaker configures the circuit breaker in front of the API host.
 	Breaker BreakerConfig
+	// Observe, when set, is told of every request sent: its operation
+	// ("list program licenses"), the answer's status (0: no answer) and
+	// how long it took. metrics.Metrics.APIRequest is one.
+	Observe func(op string, status int, d time.Duration)
 }
 
 // Limiter paces the requests to the API host. Its methods are called
@@ -68,6 +72,7 @@ type Client struct {
 	limiter Limiter // nil: no pacing
 	http    *http.Client
 	agent   string
+	observe func(op string, status int, d time.Duration) // nil: not observed
 }
 
 // New validates cfg and returns a client.
@@ -97,6 +102,7 @@ func New(cfg Config) (*Client, error) {
 		limiter: cfg.Limiter,
 		http:    hc,
 		agent:   cmp.Or(cfg.UserAgent, "bulksync"),
+		observe: cfg.Observe,
 	}, nil
 }
 
@@ -161,7 +167,15 @@ func (c *Client) send(ctx context.Context, op, method, path string, query url.Va
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
+	start := time.Now()
 	resp, err := c.http.Do(req)
+	if c.observe != nil {
+		status := 0
+		if err == nil {
+			status = resp.StatusCode
+		}
+		c.observe(op, status, time.Since(start))
+	}
 	if err != nil {
 		return 0, &Error{Op: op, Err: redact(err)}
 	}

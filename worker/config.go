@@ -56,6 +56,9 @@ type Config struct {
 	// UiPath's is optional. Nil fails that kind's rows with
 	// "not_configured"; every other kind works without it.
 	UiPath *uipath.Client
+	// Observer, when set, is told of every row outcome and retried API
+	// call, for metrics.
+	Observer Observer
 }
 
 // DefaultQueue is the asynq queue of file imports, jobs.DefaultQueue.

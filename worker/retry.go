@@ -71,6 +71,7 @@ func (w *Worker) retry(ctx context.Context, op func() error) (int, error) {
 		if !deadline.IsZero() && time.Now().Add(d).After(deadline) {
 			return attempt, &exhaustedError{err}
 		}
+		w.observeRetry()
 		t := time.NewTimer(d)
 		select {
 		case <-ctx.Done():

@@ -249,6 +249,7 @@ func (w *Worker) ProcessTask(ctx context.Context, t *asynq.Task) error {
 // chunk will be redelivered anyway.
 func (w *Worker) record(ctx context.Context, p *jobs.ChunkPayload, recs *chunkRecords, outs []jobs.Outcome) error {
 	w.rec.add(recs, p.BatchID, outs)
+	w.observeRows(p.Kind, outs)
 	for _, out := range outs {
 		if !halts(out.ErrorCode) {
 			continue

@@ -117,6 +117,7 @@ func hostOf(s string) string {
 type apiFlags struct {
 	timeout   time.Duration
 	rateLimit float64
+	observe   func(op string, status int, d time.Duration) // told of every API request (metrics); nil: none
 }
 
 // openAPI builds the client for BULKSYNC_API_URL, or starts the sandbox
@@ -148,7 +149,7 @@ func openAPI(r *runtime, getenv env, embedded bool, f apiFlags, log *slog.Logger
 	} else if token == "" {
 		return usagef("BULKSYNC_API_TOKEN is not set")
 	}
-	cfg := dmapi.Config{BaseURL: url, Token: token, AuthScheme: getenv("BULKSYNC_API_AUTH_SCHEME"), Timeout: f.timeout}
+	cfg := dmapi.Config{BaseURL: url, Token: token, AuthScheme: getenv("BULKSYNC_API_AUTH_SCHEME"), Timeout: f.timeout, Observe: f.observe}
 	switch {
 	case f.rateLimit < 0:
 		return usagef("--rate-limit cannot be negative")

@@ -51,7 +51,9 @@ func runServe(ctx context.Context, args []string, getenv env, log *slog.Logger) 
 	}
 	q := asynq.NewClient(rt.redisOpt)
 	defer q.Close()
+	m := newMetrics(rt)
 	cfg.Store, cfg.Queue, cfg.Logger = rt.store, q, log
+	cfg.Metrics, cfg.Observe = m.Handler(), m.HTTPRequest
 	svc, err := service.New(cfg)
 	if err != nil {
 		return usageError{err}

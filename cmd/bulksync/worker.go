@@ -24,6 +24,7 @@ func runWorker(ctx context.Context, args []string, stderr io.Writer, getenv env,
 	fs.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", 10*time.Second, "how long a shutdown waits for chunks in progress before handing them back")
 	fs.DurationVar(&af.timeout, "request-timeout", 30*time.Second, "timeout of one API request")
 	fs.Float64Var(&af.rateLimit, "rate-limit", 0, "most API requests per second, 0 for no limit")
+	metricsAddr := fs.String("metrics-addr", "", "serve Prometheus metrics at http://`HOST:PORT`/metrics (default: none)")
 	pos, err := parseFlags(fs, args)
 	if err != nil {
 		return err
@@ -35,6 +36,13 @@ func runWorker(ctx context.Context, args []string, stderr io.Writer, getenv env,
 	defer rt.close()
 	if err := openRedis(ctx, rt, getenv, false); err != nil {
 		return err
+	}
+	m := newMetrics(rt)
+	af.observe, cfg.Observer = m.APIRequest, m
+	if *metricsAddr != "" {
+		if err := serveMetrics(ctx, *metricsAddr, m, log); err != nil {
+			return err
+		}
 	}
 	if err := openAPI(rt, getenv, false, af, log); err != nil {
 		return err
