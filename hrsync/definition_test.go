@@ -1,6 +1,7 @@
 package hrsync_test
 
 import (
+	"context"
 	"testing"
 
 	"github.com/bulksync/bulksync/hrsync"
@@ -28,4 +29,20 @@ func TestParseErrors(t *testing.T) {
 			require.ErrorContains(t, err, tc.want)
 		})
 	}
+}
+
+// TestSampleDefinition plans the README's worked example.
+func TestSampleDefinition(t *testing.T) {
+	t.Parallel()
+	cfg, err := hrsync.LoadFile("../testdata/hris/hris-sync.yaml")
+	require.NoError(t, err)
+	s, err := cfg.Find("hr-nightly")
+	require.NoError(t, err)
+	require.Equal(t, "CRON_TZ=Europe/Berlin 0 2 * * *", s.Cronspec())
+	plan, err := planner(t, nil).Plan(context.Background(), s, false)
+	require.NoError(t, err)
+	defer plan.Close()
+	require.Equal(t, hrsync.Counts{Create: 7}, plan.Counts)
+	require.Equal(t, 1, plan.Filtered)
+	require.Equal(t, "acme-ds-eng-2024/email=user1042@example.com", plan.Samples[0].Key)
 }
