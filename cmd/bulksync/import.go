@@ -232,8 +232,7 @@ func (r *importRun) file(ctx context.Context, path string) (*report.Summary, err
 		fmt.Fprintln(r.stdout, meta.ID)
 		return nil, nil
 	}
-	progress := ingest.NewProgress(r.stderr, time.Now())
-	meta, err = ingest.Wait(ctx, r.rt.store, meta.ID, 200*time.Millisecond, progress.Update)
+	meta, err = ingest.Wait(ctx, r.rt.store, meta.ID, 200*time.Millisecond, progressFunc(r.stderr, meta, time.Now()))
 	if err != nil && ctx.Err() == nil {
 		return nil, err
 	}
