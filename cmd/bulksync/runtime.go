@@ -45,8 +45,9 @@ func (r *runtime) close() {
 	}
 }
 
-// openRedis connects to REDIS_URL, or starts an in-process Redis when it
-// is unset and embedded is allowed.
+// openRedis connects to REDIS_URL (a Redis or a Sentinel set, see
+// dialRedis), or starts an in-process Redis when it is unset and embedded
+// is allowed.
 func openRedis(ctx context.Context, r *runtime, getenv env, embedded bool) error {
 	url := getenv("REDIS_URL")
 	if url == "" {
@@ -61,25 +62,18 @@ func openRedis(ctx context.Context, r *runtime, getenv env, embedded bool) error
 		url = "redis://" + mr.Addr()
 		r.embedRedis = true
 	}
-	if err := checkURL(url); err != nil {
-		return usagef("REDIS_URL: %v", err)
-	}
-	opt, err := asynq.ParseRedisURI(url)
+	conn, err := dialRedis(url)
 	if err != nil {
 		return usagef("REDIS_URL: %v", err)
 	}
-	ropt, err := redis.ParseURL(url)
-	if err != nil {
-		return usagef("REDIS_URL: %v", err)
-	}
-	rdb := redis.NewClient(ropt)
+	rdb := conn.rdb
 	r.closers = append(r.closers, func() { _ = rdb.Close() })
 	pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	if err := rdb.Ping(pctx).Err(); err != nil {
-		return fmt.Errorf("redis at %s: %w", ropt.Addr, err)
+		return fmt.Errorf("redis at %s: %w", conn.where, err)
 	}
-	r.redisOpt, r.rdb = opt, rdb
+	r.redisOpt, r.rdb = conn.opt, rdb
 	r.store = jobs.NewStore(rdb, jobs.StoreConfig{})
 	return nil
 }
