@@ -22,7 +22,6 @@ const (
 	DefaultSyncLimit   = 500
 	DefaultSyncTimeout = 60 * time.Second
 	DefaultMaxUpload   = 1 << 30
-	DefaultQueue       = "bulksync"
 )
 
 // Observer is told of every request the service answered: its route (the
@@ -56,8 +55,9 @@ type Config struct {
 	// os.TempDir().
 	SpoolDir string
 	// BulkQueue is the asynq queue of bulk suggestion requests' chunks,
-	// and ImportQueue that of uploaded files'. Both default to
-	// DefaultQueue.
+	// which someone waits for: it defaults to jobs.InteractiveQueue, which
+	// workers take before the others. ImportQueue is that of uploaded
+	// files' chunks; it defaults to jobs.DefaultQueue.
 	BulkQueue, ImportQueue string
 	// PollEvery is how often a waiting request reads its batch. Defaults
 	// to 50 ms.
@@ -96,8 +96,8 @@ func New(cfg Config) (*Service, error) {
 	cfg.SyncTimeout = cmp.Or(cfg.SyncTimeout, DefaultSyncTimeout)
 	cfg.MaxUpload = cmp.Or(cfg.MaxUpload, DefaultMaxUpload)
 	cfg.SpoolDir = cmp.Or(cfg.SpoolDir, os.TempDir())
-	cfg.BulkQueue = cmp.Or(cfg.BulkQueue, DefaultQueue)
-	cfg.ImportQueue = cmp.Or(cfg.ImportQueue, DefaultQueue)
+	cfg.BulkQueue = cmp.Or(cfg.BulkQueue, jobs.InteractiveQueue)
+	cfg.ImportQueue = cmp.Or(cfg.ImportQueue, jobs.DefaultQueue)
 	cfg.PollEvery = cmp.Or(cfg.PollEvery, 50*time.Millisecond)
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
