@@ -29,13 +29,22 @@ func TestSchedulerFiresOnce(t *testing.T) {
 	cfg, err := hrsync.Parse([]byte(def), b.dir)
 	require.NoError(t, err)
 	b.export(t, "E1,user1@example.com,Active,no")
+	queue := b.env.Queue + "-sync"
+	t.Cleanup(func() {
+		ctx := context.Background()
+		iter := b.env.Redis.Scan(ctx, 0, "asynq:{"+queue+"}*", 1000).Iterator()
+		for iter.Next(ctx) {
+			b.env.Redis.Del(ctx, iter.Val())
+		}
+		b.env.Redis.SRem(ctx, "asynq:queues", queue)
+	})
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	done := make(chan error, 2)
 	for range 2 {
 		s, err := hrsync.NewScheduler(hrsync.SchedulerConfig{
 			Config: cfg, Runner: b.runner, RedisOpt: b.env.RedisOpt, Redis: b.env.Redis,
-			Prefix: b.env.Prefix, Queue: b.env.Queue + "-sync", Logger: slog.New(slog.DiscardHandler),
+			Prefix: b.env.Prefix, Queue: queue, Logger: slog.New(slog.DiscardHandler),
 		})
 		require.NoError(t, err)
 		go func() { done <- s.Run(ctx) }()

@@ -8,12 +8,14 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"runtime/debug"
 	"strings"
 	"time"
 
 	"github.com/bulksync/bulksync/applied"
 	"github.com/bulksync/bulksync/hrsync"
 	"github.com/bulksync/bulksync/importers"
+	"github.com/bulksync/bulksync/ingest"
 	"github.com/bulksync/bulksync/mapping"
 	"github.com/bulksync/bulksync/worker"
 	"github.com/hibiken/asynq"
@@ -98,6 +100,13 @@ func runSync(ctx context.Context, args []string, stdout, stderr io.Writer, geten
 		return usageError{err}
 	}
 
+	// A plan holds an index of the snapshot's keys (16 bytes a key) and
+	// streams the rest: hold the heap near what is live, as import does
+	// against REDIS_URL (in-process Redis and workers hold more; GOMEMLIMIT,
+	// when set, has the last word).
+	if getenv("GOMEMLIMIT") == "" && (sub == "plan" || getenv("REDIS_URL") != "") {
+		debug.SetMemoryLimit(ingest.MemoryLimit)
+	}
 	rt := &runtime{}
 	defer rt.close()
 	runner := &hrsync.Runner{Planner: hrsync.Planner{Getenv: getenv}, Progress: stderr}
