@@ -256,7 +256,7 @@ func (p *Planner) Plan(ctx context.Context, s *Sync, reconcile bool) (*Plan, err
 	if err != nil {
 		return nil, fmt.Errorf("source %s: %w", src.name, err)
 	}
-	valid := 0
+	valid, seen := 0, 0 // valid rows; snapshot keys the source named
 	for {
 		row, err := rd.Next()
 		if errors.Is(err, io.EOF) {
@@ -279,9 +279,10 @@ func (p *Planner) Plan(ctx context.Context, s *Sync, reconcile bool) (*Plan, err
 			}
 			// A key whose row is invalid is not missing: a bad cell never
 			// deactivates anyone.
-			if e, found := idx[h]; found && row.Key != "" {
+			if e, found := idx[h]; found && row.Key != "" && !e.seen {
 				e.seen = true
 				idx[h] = e
+				seen++
 			}
 			continue
 		}
@@ -310,9 +311,10 @@ func (p *Planner) Plan(ctx context.Context, s *Sync, reconcile bool) (*Plan, err
 				c.Action = ""
 			}
 		}
-		if found {
+		if found && !e.seen {
 			e.seen = true
 			idx[h] = e
+			seen++
 		}
 		if c.Action != "" {
 			if err := w.add(c); err != nil {
@@ -331,7 +333,12 @@ func (p *Planner) Plan(ctx context.Context, s *Sync, reconcile bool) (*Plan, err
 		return p.finish(plan, w, &ok)
 	}
 
-	// The keys of the snapshot the source did not name.
+	// The keys of the snapshot the source did not name, if any: an
+	// unchanged export does not read the snapshot twice.
+	if seen == plan.SnapshotKeys {
+		plan.Refused, plan.Forcible = s.limits(plan)
+		return p.finish(plan, w, &ok)
+	}
 	how := deactivation(schema)
 	err = p.Snapshots.Scan(ctx, s.Namespace(), func(key string, r applied.Record) error {
 		if idx[maphash.String(seed, key)].seen {
