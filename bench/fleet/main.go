@@ -257,14 +257,17 @@ func (f *fleet) stats() (sandbox.Stats, error) {
 	return s, json.NewDecoder(resp.Body).Decode(&s)
 }
 
-// writeFile writes n program-license rows whose external ids start with
-// prefix, and returns its path.
+// writeFile writes n program-license rows of the platform prefix whose
+// external ids start with prefix, and returns its path. Each file has a
+// platform of its own: a batch reads its platform's licenses once (the
+// look-up snapshot), so files sharing one would each read all the
+// licenses the earlier ones created.
 func (f *fleet) writeFile(name, prefix string, n int) (string, error) {
 	p := filepath.Join(f.dir, name)
 	var b strings.Builder
 	b.WriteString("platform_key,program_key,name,count,started,external_id\n")
 	for i := range n {
-		fmt.Fprintf(&b, "acme,program-v1:acme+p%d+2024,Seats %d,%d,2024-01-01T00:00:00Z,%s-%d\n", i%50, i, i%300, prefix, i)
+		fmt.Fprintf(&b, "%s,program-v1:acme+p%d+2024,Seats %d,%d,2024-01-01T00:00:00Z,%s-%d\n", prefix, i%50, i, i%300, prefix, i)
 	}
 	return p, os.WriteFile(p, []byte(b.String()), 0o644)
 }
