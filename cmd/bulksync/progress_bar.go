@@ -60,8 +60,17 @@ func (p *progressBar) update(m jobs.Meta) {
 			fmt.Fprintf(p.w, "batch %s: the API answers again\n", m.ID)
 		}
 	}
-	_ = p.bar.Set(m.Done)
-	p.bar.Describe(fmt.Sprintf("batch %s (%d ok, %d failed)", m.ID, m.Successes, m.Failed))
+	desc := fmt.Sprintf("batch %s (%d ok, %d failed)", m.ID, m.Successes, m.Failed)
+	if m.Done >= m.Total {
+		// Set finishes the bar at its total and ends its line: the final
+		// counts go first.
+		p.bar.Describe(desc)
+		_ = p.bar.Set(m.Done)
+	} else {
+		// The count first, so that the redrawn line agrees with itself.
+		_ = p.bar.Set(m.Done)
+		p.bar.Describe(desc)
+	}
 	if m.Finished() && !p.bar.IsFinished() {
 		_ = p.bar.Finish()
 	}
