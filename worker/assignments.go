@@ -179,7 +179,7 @@ func (w *Worker) assignmentApplier(kind dmapi.LicenseKind, subject subjectKind) 
 		}
 		a := &assignments{w: w, kind: kind, subject: subject, row: &d, licenseID: d.LicenseID}
 		if a.licenseID == 0 {
-			id, err := w.resolveLicense(ctx, c.BatchID, kind, d.PlatformKey, d.LicenseExternalID)
+			id, err := w.resolveLicense(ctx, c.run, kind, d.PlatformKey, d.LicenseExternalID)
 			if err != nil {
 				return finish(ctx, out, 1, err)
 			}

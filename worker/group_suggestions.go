@@ -144,7 +144,7 @@ func (w *Worker) applyGroupSuggestion(ctx context.Context, c *chunkInfo, row job
 	if !ok {
 		return out, nil
 	}
-	g := &groupSuggestions{w: w, row: &d, snap: w.groupSuggestionSnapshot(ctx, c.BatchID, d.PlatformKey)}
+	g := &groupSuggestions{w: w, row: &d, snap: w.groupSuggestionSnapshot(ctx, c.run, d.PlatformKey)}
 	switch d.Action {
 	case actionCreate:
 		// The API's call creates or updates.

@@ -44,7 +44,7 @@ func (w *Worker) licenseApplier(kind dmapi.LicenseKind) applyFunc {
 			find: func(ctx context.Context) (*dmapi.License, error) {
 				if !looked {
 					looked = true
-					if snap := w.licenseSnapshot(ctx, licenseSnapshotKey{p.BatchID, platform, kind}, p.total); snap != nil {
+					if snap := w.licenseSnapshot(ctx, licenseSnapshotKey{p.run, platform, kind}, p.total); snap != nil {
 						return snap.byID[row.Key], nil
 					}
 				}

@@ -159,7 +159,7 @@ func (w *Worker) applySuggestions(ctx context.Context, c *chunkInfo, rows []jobs
 
 // applySuggestionGroup applies the rows of one platform.
 func (w *Worker) applySuggestionGroup(ctx context.Context, c *chunkInfo, platform string, items []*suggestionItem, record recordFunc) error {
-	snap, err := w.caches.suggestions.get(ctx, platformKey{c.BatchID, platform}, func() (*suggestionSnapshot, error) {
+	snap, err := w.caches.suggestions.get(ctx, platformKey{c.run, platform}, func() (*suggestionSnapshot, error) {
 		return readSuggestions(ctx, retried(w, w.suggestionPages(platform)))
 	})
 	if err != nil {

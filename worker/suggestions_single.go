@@ -31,7 +31,7 @@ func (w *Worker) applySingleSuggestion(ctx context.Context, c *chunkInfo, row jo
 			return invalidPayload(out, err), nil
 		}
 	}
-	snap, err := w.caches.suggestions.get(ctx, platformKey{c.BatchID, d.PlatformKey}, func() (*suggestionSnapshot, error) {
+	snap, err := w.caches.suggestions.get(ctx, platformKey{c.run, d.PlatformKey}, func() (*suggestionSnapshot, error) {
 		return readSuggestions(ctx, retried(w, w.suggestionPages(d.PlatformKey)))
 	})
 	if err != nil {

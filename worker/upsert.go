@@ -56,7 +56,7 @@ type target struct {
 func (w *Worker) target(c *chunkInfo, row jobs.ChunkRow) target {
 	return target{
 		store: w.applied, ns: applied.Namespace(w.api.BaseURL(), c.Kind), key: row.Key,
-		intent: c.BatchID + "/" + strconv.Itoa(row.Row),
+		intent: c.run + "/" + strconv.Itoa(row.Row),
 	}
 }
 
@@ -76,14 +76,21 @@ func (u *upsert[T]) run(ctx context.Context, w *Worker, tg target, dryRun bool, 
 				out.Action = jobs.ActionCreate
 				return nil
 			}
-			st := applied.Record{Intent: tg.intent}
-			if err := w.call(ctx, func() error { return storeError(tg.store.Put(ctx, tg.ns, tg.key, st)) }); err != nil {
+			// The intent, with the fingerprints of what the create sends,
+			// is stored before it is sent: a create that takes effect is
+			// then known as this row's, with what it applied, whatever
+			// becomes of its answer.
+			old, had, err := tg.get(ctx, w)
+			if err != nil {
 				return err
 			}
-			err := u.create(ctx)
+			if err := tg.put(ctx, w, applied.Record{Intent: tg.intent, Fields: u.fingerprints(nil, nil)}); err != nil {
+				return err
+			}
+			err = u.create(ctx)
 			if err == nil {
 				out.Action = jobs.ActionCreated
-				return u.remember(ctx, w, tg, st, nil, nil)
+				return nil
 			}
 			if dmapi.ClassOf(err) == dmapi.Retryable {
 				lost = jobs.ActionCreated
@@ -92,7 +99,7 @@ func (u *upsert[T]) run(ctx context.Context, w *Worker, tg target, dryRun bool, 
 				return err // a 500 or a lost answer: the next attempt looks up first
 			}
 			// Rejected: perhaps another writer created it meanwhile. Then
-			// this row did not create it: its intent is withdrawn.
+			// this row did not create it: the record is put back as it was.
 			found, ferr := lookup(ctx, w, u.find)
 			if ferr != nil {
 				return ferr
@@ -100,7 +107,10 @@ func (u *upsert[T]) run(ctx context.Context, w *Worker, tg target, dryRun bool, 
 			if found == nil {
 				return err
 			}
-			if err := w.call(ctx, func() error { return storeError(tg.store.Put(ctx, tg.ns, tg.key, applied.Record{})) }); err != nil {
+			if !had {
+				old = applied.Record{}
+			}
+			if err := tg.put(ctx, w, old); err != nil {
 				return err
 			}
 			cur = found
@@ -139,13 +149,23 @@ func (u *upsert[T]) run(ctx context.Context, w *Worker, tg target, dryRun bool, 
 	})
 }
 
-// remember stores the fingerprints of what a successful write sent that
-// the API does not echo.
-func (u *upsert[T]) remember(ctx context.Context, w *Worker, tg target, st applied.Record, cur *T, changed fieldDiff) error {
+// fingerprints returns what the write of changed to cur (a create when
+// cur is nil) sends that the API does not echo; nil when nothing.
+func (u *upsert[T]) fingerprints(cur *T, changed fieldDiff) map[string]string {
 	if u.sent == nil {
 		return nil
 	}
 	fps := u.sent(cur, changed)
+	if len(fps) == 0 {
+		return nil
+	}
+	return fps
+}
+
+// remember stores the fingerprints of what a successful update sent that
+// the API does not echo, beside those of earlier writes.
+func (u *upsert[T]) remember(ctx context.Context, w *Worker, tg target, st applied.Record, cur *T, changed fieldDiff) error {
+	fps := u.fingerprints(cur, changed)
 	if len(fps) == 0 {
 		return nil
 	}
@@ -154,6 +174,11 @@ func (u *upsert[T]) remember(ctx context.Context, w *Worker, tg target, st appli
 		st.Fields = map[string]string{}
 	}
 	maps.Copy(st.Fields, fps)
+	return tg.put(ctx, w, st)
+}
+
+// put replaces the target's applied state.
+func (tg target) put(ctx context.Context, w *Worker, st applied.Record) error {
 	return w.call(ctx, func() error { return storeError(tg.store.Put(ctx, tg.ns, tg.key, st)) })
 }
 

@@ -60,6 +60,12 @@ func perRow(apply applyFunc) chunkFunc {
 // chunkInfo is what a row's applier knows of its chunk and batch.
 type chunkInfo struct {
 	*jobs.ChunkPayload
+	// run names this run of the batch: its id and when it was made. A
+	// file imported again after its batch left Redis (expired, or an
+	// in-process Redis) gets the same id but another run, so that
+	// nothing a worker remembers of the earlier run (snapshots, write
+	// intents) is taken for this one's.
+	run   string
 	total int          // rows in the batch
 	watch *cancelWatch // tells that the batch was cancelled; nil: not watched
 }
@@ -218,7 +224,7 @@ func (w *Worker) ProcessTask(ctx context.Context, t *asynq.Task) error {
 	if err != nil {
 		return err
 	}
-	info := &chunkInfo{ChunkPayload: &p, total: meta.Total}
+	info := &chunkInfo{ChunkPayload: &p, run: p.BatchID + "@" + strconv.FormatInt(meta.Created.UnixNano(), 36), total: meta.Total}
 	defer w.watchCancel(ctx, info).end()
 	recs := &chunkRecords{}
 	err = apply(withDeadline(ctx, started.Add(w.cfg.RetryFor)), info, pending, func(outs ...jobs.Outcome) error { return w.record(ctx, &p, recs, outs) })
