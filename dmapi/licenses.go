@@ -97,8 +97,10 @@ func (c *Client) ListLicenses(ctx context.Context, kind LicenseKind, opts ListOp
 var ErrLookupUnsupported = errors.New("the license list ignores the external_id filter")
 
 // FindLicense looks a license up by external_id; it returns nil, nil when
-// there is none. An answer that holds licenses with other external ids is
-// an *Error wrapping [ErrLookupUnsupported], never "absent".
+// there is none. An answer that holds licenses with other external ids
+// (a server that ignores the filter) still proves that a license it holds
+// exists, but not that one it lacks is absent: then FindLicense returns an
+// *Error wrapping [ErrLookupUnsupported], never "absent".
 func (c *Client) FindLicense(ctx context.Context, kind LicenseKind, platformKey, externalID string) (*License, error) {
 	op := fmt.Sprintf("find %s license %q", kind, externalID)
 	p, err := c.ListLicenses(ctx, kind, ListOptions{PlatformKey: platformKey, ExternalID: externalID})
@@ -106,14 +108,16 @@ func (c *Client) FindLicense(ctx context.Context, kind LicenseKind, platformKey,
 		return nil, fmt.Errorf("%s: %w", op, err)
 	}
 	var found *License
+	filtered := p.Count <= len(p.Results)
 	for i := range p.Results {
 		l := &p.Results[i]
-		if l.ExternalID == nil || *l.ExternalID != externalID {
-			return nil, &Error{Op: op, Err: ErrLookupUnsupported}
+		if l.ExternalID != nil && *l.ExternalID == externalID {
+			found = l
+		} else {
+			filtered = false
 		}
-		found = l
 	}
-	if found == nil && p.Count > 0 {
+	if found == nil && !filtered {
 		return nil, &Error{Op: op, Err: ErrLookupUnsupported}
 	}
 	return found, nil

@@ -10,21 +10,28 @@ import (
 	"github.com/bulksync/bulksync/jobs"
 )
 
-// Wait polls a batch until it is finished (done or halted) or ctx ends,
-// calling progress after every poll that saw a change: more rows done, or
-// another Waiting reason.
+// WaitingEvery is how often Wait calls progress while a batch waits for
+// the API and nothing else changes, so that a long outage is not silent.
+const WaitingEvery = 15 * time.Second
+
+// Wait polls a batch until it is finished (done, halted or cancelled) or
+// ctx ends, calling progress after every poll that saw a change (more rows
+// done, or another Waiting reason), and every WaitingEvery while the batch
+// waits for the API.
 func Wait(ctx context.Context, store *jobs.Store, id string, every time.Duration, progress func(jobs.Meta)) (jobs.Meta, error) {
 	t := time.NewTicker(every)
 	defer t.Stop()
 	last, lastWaiting := -1, ""
+	var called time.Time
 	for {
 		m, err := store.Get(ctx, id)
 		if err != nil {
 			return m, err
 		}
-		if (m.Done != last || m.Waiting != lastWaiting) && progress != nil {
+		changed := m.Done != last || m.Waiting != lastWaiting
+		if progress != nil && (changed || (m.Waiting != "" && time.Since(called) >= WaitingEvery)) {
 			progress(m)
-			last, lastWaiting = m.Done, m.Waiting
+			last, lastWaiting, called = m.Done, m.Waiting, time.Now()
 		}
 		if m.Finished() {
 			return m, nil

@@ -132,8 +132,9 @@ func TestRedeliveredCreateIsCreated(t *testing.T) {
 
 // TestIgnoredListFilter: against a license list that ignores the
 // external_id filter, no wrong write happens: license rows are compared
-// with the platform's whole list, and a look-up by external_id halts the
-// batch with lookup_unsupported before anything is written.
+// with the platform's whole list, and a look-up by external_id whose
+// answer lacks the license halts the batch with lookup_unsupported before
+// anything is written.
 func TestIgnoredListFilter(t *testing.T) {
 	t.Parallel()
 	b := setup(t, sandbox.Config{IgnoreListFilters: true})
@@ -149,9 +150,9 @@ func TestIgnoredListFilter(t *testing.T) {
 	})
 	t.Run("LookupHalts", func(t *testing.T) {
 		before := writesOf(b.env.Sandbox.Stats())
+		// A license the unfiltered answer lacks cannot be told absent.
 		id := b.enqueueRows(t, "program-group-assignments", []row{
-			{"action": "assign", "platform_key": "acme", "license_external_id": "seeded-2", "group_id": 1},
-			{"action": "assign", "platform_key": "acme", "license_external_id": "seeded-1", "group_id": 2},
+			{"action": "assign", "platform_key": "acme", "license_external_id": "no-such-license", "group_id": 1},
 		}, 1, false)
 		meta := b.wait(t, id)
 		require.Equal(t, jobs.StateHalted, meta.State)

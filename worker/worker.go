@@ -294,7 +294,7 @@ func haltReason(kind string, out jobs.Outcome) string {
 	case out.ErrorCode == jobs.CodeUnauthorized:
 		return fmt.Sprintf("the API answered %d at line %d: the API token is wrong or missing (BULKSYNC_API_TOKEN), or the API wants another Authorization scheme (BULKSYNC_API_AUTH_SCHEME)", out.HTTPStatus, out.Line)
 	case out.ErrorCode == jobs.CodeLookupUnsupported:
-		return fmt.Sprintf("the API's license list ignored the external_id filter at line %d, so bulksync cannot tell whether a license exists; nothing was written for that row, and no more rows are sent", out.Line)
+		return fmt.Sprintf("the API's license list ignored the external_id filter at line %d, so bulksync cannot tell whether a license is absent; to create nothing twice, it sends no more rows of this batch", out.Line)
 	}
 	return fmt.Sprintf("the API answered %d at line %d: the API token is not allowed to do this; license writes need a Data Manager admin's key", out.HTTPStatus, out.Line)
 }

@@ -10,6 +10,8 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/alicebob/miniredis/v2"
@@ -145,6 +147,8 @@ func openAPI(r *runtime, getenv env, embedded bool, f apiFlags, log *slog.Logger
 	}
 	cfg := dmapi.Config{BaseURL: url, Token: token, AuthScheme: getenv("BULKSYNC_API_AUTH_SCHEME"), Timeout: f.timeout, Observe: f.observe}
 	switch {
+	case cfg.AuthScheme != "" && !slices.Contains(dmapi.AuthSchemes, cfg.AuthScheme):
+		return usagef("BULKSYNC_API_AUTH_SCHEME: %q is not one of %s", cfg.AuthScheme, strings.Join(dmapi.AuthSchemes, ", "))
 	case f.rateLimit < 0:
 		return usagef("--rate-limit cannot be negative")
 	case f.rateLimit > 0:
