@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"runtime/debug"
 	"strings"
@@ -90,6 +91,12 @@ func runSync(ctx context.Context, args []string, stdout, stderr io.Writer, geten
 	name := pos[0]
 	if sub == "apply" {
 		if plan, err = hrsync.ReadPlan(pos[0]); err != nil {
+			if errors.Is(err, hrsync.ErrPlanAltered) {
+				// A plan edited after it was saved no longer holds, as
+				// one whose source or snapshot changed: refused.
+				fmt.Fprintf(stderr, "bulksync sync apply: refused, nothing sent: %v\n", err)
+				return exitError(exitRefused)
+			}
 			return usageError{err}
 		}
 		defer plan.Close()
@@ -162,11 +169,12 @@ func runSync(ctx context.Context, args []string, stdout, stderr io.Writer, geten
 }
 
 // syncErr classifies a sync's error: a source whose columns do not fit
-// the mapping, or a source with nothing to read, is a usage error.
+// the mapping, a source with nothing to read or a file source that does
+// not exist is a usage error (exit 2, as import's missing file).
 func syncErr(err error) error {
 	var ce *mapping.ColumnError
 	var fe *importers.FileError
-	if errors.As(err, &ce) || errors.As(err, &fe) || errors.Is(err, hrsync.ErrNoSource) {
+	if errors.As(err, &ce) || errors.As(err, &fe) || errors.Is(err, hrsync.ErrNoSource) || errors.Is(err, fs.ErrNotExist) {
 		return usageError{err}
 	}
 	return err
@@ -255,7 +263,11 @@ func printPlan(w io.Writer, p *hrsync.Plan) {
 		}
 	}
 	for _, pr := range p.Problems {
-		fmt.Fprintf(w, "  %-10s line %d %s: %s: %s\n", "invalid", pr.Line, pr.Key, pr.Code, pr.Detail)
+		key := ""
+		if pr.Key != "" {
+			key = " " + pr.Key
+		}
+		fmt.Fprintf(w, "  %-10s line %d%s: %s: %s\n", "invalid", pr.Line, key, pr.Code, pr.Detail)
 	}
 	if p.Refused != "" {
 		how := "--force overrides it once"
