@@ -9,6 +9,7 @@ import (
 	"io"
 	"io/fs"
 	"log/slog"
+	"path/filepath"
 	"runtime/debug"
 	"strings"
 	"time"
@@ -25,6 +26,10 @@ import (
 // exitRefused is the exit code of a sync run refused by its safety
 // limits, an empty source, or a saved plan that no longer holds.
 const exitRefused = 4
+
+// sandboxStateFile is the name of the state file, beside the default one,
+// holding the snapshots of syncs run against the in-process sandbox.
+const sandboxStateFile = "sandbox-state.db"
 
 const syncUsage = `Usage:
   bulksync sync plan NAME --config FILE [--save PLAN]   print (and save) what a run would do; sends nothing
@@ -196,6 +201,13 @@ func openSyncRuntime(ctx context.Context, rt *runtime, r *hrsync.Runner, getenv 
 			var err error
 			if path, err = applied.DefaultPath(getenv); err != nil {
 				return err
+			}
+			if getenv("BULKSYNC_API_URL") == "" {
+				// The in-process sandbox's snapshots have a file of their
+				// own: a demo run on the embedded defaults must never pass
+				// for what a real API holds (its keys would be planned
+				// unchanged there, and never sent).
+				path = filepath.Join(filepath.Dir(path), sandboxStateFile)
 			}
 		}
 		file, err := applied.OpenFile(path)

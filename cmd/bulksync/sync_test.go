@@ -62,3 +62,29 @@ func TestSyncMissingSourceFileIsAUsageError(t *testing.T) {
 		require.Contains(t, c.stderr.String(), "no such file or directory")
 	}
 }
+
+// A sync run against the in-process sandbox keeps its snapshot apart from
+// the default state file: pointed at a real API afterwards, the same sync
+// plans every key again instead of trusting the sandbox's run.
+func TestSyncInProcessSandboxSnapshotIsApart(t *testing.T) {
+	t.Parallel()
+	dir, c := syncDir(t)
+	config := filepath.Join(dir, "seats.yaml")
+	require.NoError(t, os.WriteFile(config, []byte(`syncs:
+  - name: seats
+    kind: user-licenses
+    source: {file: hris-export.csv}
+    mapping: {external_id: Employee ID, name: Work Email}
+    transforms: {name: [trim, lower]}
+    defaults: {platform_key: acme}
+`), 0o600))
+	require.Equal(t, exitOK, c.run(t, "sync", "run", "seats", "--config", config), c.stderr.String())
+	require.Equal(t, exitOK, c.run(t, "sync", "plan", "seats", "--config", config), c.stderr.String())
+	require.Contains(t, c.stdout.String(), "plan: 0 create, 0 update, 0 deactivate, 8 unchanged", "the sandbox's own snapshot is kept")
+	require.FileExists(t, filepath.Join(dir, "state", "bulksync", sandboxStateFile))
+
+	c.env["BULKSYNC_API_URL"], c.env["BULKSYNC_API_TOKEN"] = "http://127.0.0.1:1", "t"
+	require.Equal(t, exitOK, c.run(t, "sync", "plan", "seats", "--config", config), c.stderr.String())
+	require.Contains(t, c.stdout.String(), "plan: 8 create, 0 update, 0 deactivate, 0 unchanged")
+	require.Contains(t, c.stdout.String(), "first run")
+}
