@@ -276,6 +276,14 @@ func readBulk(body io.Reader, items io.Writer) (bulkRequest, error) {
 	if _, err := dec.Token(); err != nil {
 		return req, err
 	}
+	// Anything but white space after the object is not JSON (Python's
+	// json.loads, behind DRF's parser, calls it "Extra data").
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		if err == nil {
+			err = fmt.Errorf("extra data after the JSON object at offset %d", dec.InputOffset())
+		}
+		return req, err
+	}
 	switch {
 	case req.platformKey == nil && req.fieldErrs["platform_key"] == nil:
 		req.fieldErrs["platform_key"] = []string{msgRequired}

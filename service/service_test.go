@@ -171,6 +171,8 @@ func TestBulk(t *testing.T) {
 		},
 		{name: "Empty", body: bulkBody(), wantStatus: http.StatusOK, want: `{"successes": 0, "error_codes": []}`},
 		{name: "NotJSON", body: `platform_key=acme`, wantStatus: http.StatusBadRequest},
+		{name: "ExtraData", body: bulkBody(`{"program_key": "p1", "user_id": 1}`) + ` {"platform_key": "acme"}`, wantStatus: http.StatusBadRequest},
+		{name: "TrailingSpace", body: bulkBody(`{"program_key": "p1", "user_id": 1}`) + " \n", wantStatus: http.StatusOK, want: `{"successes": 1, "error_codes": []}`, wantStored: 1},
 		{name: "NotAnObject", body: `[1, 2]`, wantStatus: http.StatusBadRequest, want: `{"non_field_errors": ["Invalid data. Expected a dictionary, but got list."], "code": "invalid_request"}`},
 		{name: "NoPlatformKey", body: `{"suggestion_data": []}`, wantStatus: http.StatusBadRequest, want: `{"platform_key": ["This field is required."], "code": "invalid_request"}`},
 		{name: "NoSuggestionData", body: `{"platform_key": "acme"}`, wantStatus: http.StatusBadRequest, want: `{"suggestion_data": ["This field is required."], "code": "invalid_request"}`},
