@@ -217,7 +217,7 @@ func TestServe(t *testing.T) {
 		return string(b)
 	}
 	m := scrape(base + "/metrics")
-	require.Contains(t, m, `bulksync_http_requests_total{route="`+bulkPath+`{$}",status="200"} 2`)
+	require.Contains(t, m, `bulksync_http_requests_total{route="`+bulkPath+`",status="200"} 2`)
 	require.Contains(t, m, `bulksync_batches{state="cancelled"} 1`)
 	var rowsOK, upserts int
 	for _, a := range metricsAddrs {

@@ -25,7 +25,8 @@ const (
 )
 
 // Observer is told of every request the service answered: its route (the
-// pattern it matched, such as "GET /v1/batches/{id}"), status and time
+// pattern it matched, such as "/v1/batches/{id}", without the "{$}" that
+// anchors the bulk endpoint's; "/" for no endpoint), status and time
 // taken. metrics.Metrics.HTTPRequest is one.
 type Observer func(route string, status int, d time.Duration)
 
@@ -136,12 +137,13 @@ func (s *Service) Stop() { s.stopOnce.Do(func() { close(s.stopping) }) }
 // handle registers h at pattern, behind the token check when auth is
 // set, and tells Observe of each answer.
 func (s *Service) handle(pattern string, auth bool, h http.HandlerFunc) {
+	route := strings.TrimSuffix(pattern, "{$}")
 	s.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
 		defer func() {
 			if s.cfg.Observe != nil {
-				s.cfg.Observe(pattern, sw.status, time.Since(start))
+				s.cfg.Observe(route, sw.status, time.Since(start))
 			}
 		}()
 		if auth && !s.authorized(r) {

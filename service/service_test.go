@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -432,4 +433,26 @@ func TestCancelDone(t *testing.T) {
 	code, _, data = b.do(t, http.MethodDelete, "/v1/batches/"+metas[0].ID, nil)
 	require.Equal(t, http.StatusConflict, code)
 	require.Contains(t, string(data), `"code":"batch_finished"`)
+}
+
+func TestObserveRoutes(t *testing.T) {
+	t.Parallel()
+	var mu sync.Mutex
+	seen := map[string]int{}
+	b := setup(t, service.Config{Observe: func(route string, status int, _ time.Duration) {
+		mu.Lock()
+		defer mu.Unlock()
+		seen[fmt.Sprintf("%s %d", route, status)]++
+	}}, sandbox.Config{})
+	code, _, data := b.do(t, http.MethodPost, service.BulkPath, strings.NewReader(bulkBody()))
+	require.Equal(t, http.StatusOK, code, "%s", data)
+	code, _, _ = b.do(t, http.MethodGet, "/v1/batches/nope", nil)
+	require.Equal(t, http.StatusNotFound, code)
+	code, _, _ = b.do(t, http.MethodGet, "/v2/nothing", nil)
+	require.Equal(t, http.StatusNotFound, code)
+	mu.Lock()
+	defer mu.Unlock()
+	// Routes are the patterns as a person reads them: the bulk path
+	// without the "{$}" that anchors it.
+	require.Equal(t, map[string]int{service.BulkPath + " 200": 1, "/v1/batches/{id} 404": 1, "/ 404": 1}, seen)
 }
