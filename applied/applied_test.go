@@ -18,12 +18,12 @@ const redisDB = 8
 
 func TestStores(t *testing.T) {
 	t.Parallel()
-	stores := map[string]func(t *testing.T) applied.Store{
-		"Redis": func(t *testing.T) applied.Store {
+	stores := map[string]func(t *testing.T) applied.ValueStore{
+		"Redis": func(t *testing.T) applied.ValueStore {
 			env := testenv.New(t, redisDB, sandbox.Config{})
 			return applied.NewRedis(env.Redis, env.Prefix)
 		},
-		"File": func(t *testing.T) applied.Store {
+		"File": func(t *testing.T) applied.ValueStore {
 			f, err := applied.OpenFile(filepath.Join(t.TempDir(), "state", "state.db"))
 			require.NoError(t, err)
 			t.Cleanup(func() { _ = f.Close() })
@@ -63,6 +63,32 @@ func TestStores(t *testing.T) {
 			_, ok, err = s.Get(ctx, "other", "k1")
 			require.NoError(t, err)
 			require.True(t, ok)
+
+			// Values, and records and values in one Apply each.
+			require.NoError(t, s.Apply(ctx, "vals", []applied.Write{
+				{Key: "a", Value: []byte{0, 1, 2}}, {Key: "b", Value: []byte("bee")}, {Key: "c", Value: []byte{}},
+			}))
+			require.NoError(t, s.Apply(ctx, "recs", []applied.Write{{Key: "a", Record: &r1}}))
+			v, ok, err := s.GetValue(ctx, "vals", "a")
+			require.NoError(t, err)
+			require.True(t, ok)
+			require.Equal(t, []byte{0, 1, 2}, v)
+			_, ok, err = s.GetValue(ctx, "vals", "unknown")
+			require.NoError(t, err)
+			require.False(t, ok)
+			got, ok, err = s.Get(ctx, "recs", "a")
+			require.NoError(t, err)
+			require.True(t, ok)
+			require.Equal(t, r1, got)
+			vals := map[string]string{}
+			require.NoError(t, s.ScanValues(ctx, "vals", func(k, v []byte) error { vals[string(k)] = string(v); return nil }))
+			require.Equal(t, map[string]string{"a": "\x00\x01\x02", "b": "bee", "c": ""}, vals)
+			require.ErrorIs(t, s.ScanValues(ctx, "vals", func(k, v []byte) error { return stop }), stop)
+			require.NoError(t, s.ScanValues(ctx, "none", func(k, v []byte) error { return stop }))
+			require.NoError(t, s.Apply(ctx, "vals", []applied.Write{{Key: "a"}}))
+			_, ok, err = s.GetValue(ctx, "vals", "a")
+			require.NoError(t, err)
+			require.False(t, ok)
 		})
 	}
 }

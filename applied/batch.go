@@ -8,11 +8,24 @@ import (
 	bolt "go.etcd.io/bbolt"
 )
 
-// Write is one change of [Batcher.Apply]: a record to store, or, with a
-// nil Record, a key to forget.
+// Write is one change of [Batcher.Apply]: a record to store, a value to
+// store (in a namespace of values, see [ValueStore]), or, with neither, a
+// key to forget.
 type Write struct {
 	Key    string
 	Record *Record
+	Value  []byte
+}
+
+// encode returns what w stores, or nil when it forgets its key.
+func (w Write) encode() ([]byte, error) {
+	switch {
+	case w.Record != nil:
+		return json.Marshal(w.Record)
+	case w.Value != nil:
+		return w.Value, nil
+	}
+	return nil, nil
 }
 
 // Batcher is a [Store] that applies many writes in one go: one
@@ -20,26 +33,6 @@ type Write struct {
 // sync advances thousands of keys of its snapshot at once.
 type Batcher interface {
 	Apply(ctx context.Context, ns string, writes []Write) error
-}
-
-// Apply writes every change to ns; it is a [Store]'s Put and Delete in
-// a loop when the store is no [Batcher].
-func Apply(ctx context.Context, s Store, ns string, writes []Write) error {
-	if b, ok := s.(Batcher); ok {
-		return b.Apply(ctx, ns, writes)
-	}
-	for _, w := range writes {
-		var err error
-		if w.Record == nil {
-			err = s.Delete(ctx, ns, w.Key)
-		} else {
-			err = s.Put(ctx, ns, w.Key, *w.Record)
-		}
-		if err != nil {
-			return err
-		}
-	}
-	return nil
 }
 
 // Apply implements [Batcher] in one transaction.
@@ -50,15 +43,15 @@ func (f *File) Apply(_ context.Context, ns string, writes []Write) error {
 			return err
 		}
 		for _, w := range writes {
-			if w.Record == nil {
+			v, err := w.encode()
+			if err != nil {
+				return err
+			}
+			if v == nil {
 				if err := b.Delete([]byte(w.Key)); err != nil {
 					return err
 				}
 				continue
-			}
-			v, err := json.Marshal(w.Record)
-			if err != nil {
-				return err
 			}
 			if err := b.Put([]byte(w.Key), v); err != nil {
 				return err
@@ -76,13 +69,13 @@ func (f *File) Apply(_ context.Context, ns string, writes []Write) error {
 func (s *Redis) Apply(ctx context.Context, ns string, writes []Write) error {
 	pipe := s.rdb.Pipeline()
 	for _, w := range writes {
-		if w.Record == nil {
-			pipe.HDel(ctx, s.key(ns), w.Key)
-			continue
-		}
-		v, err := json.Marshal(w.Record)
+		v, err := w.encode()
 		if err != nil {
 			return fmt.Errorf("applied state of %s: %w", w.Key, err)
+		}
+		if v == nil {
+			pipe.HDel(ctx, s.key(ns), w.Key)
+			continue
 		}
 		pipe.HSet(ctx, s.key(ns), w.Key, v)
 	}

@@ -1,6 +1,7 @@
 package applied
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -126,5 +127,46 @@ func (f *File) Scan(ctx context.Context, ns string, fn func(key string, r Record
 			}
 			return fn(string(k), r)
 		})
+	})
+}
+
+// GetValue implements [ValueStore].
+func (f *File) GetValue(_ context.Context, ns, key string) ([]byte, bool, error) {
+	var v []byte
+	err := f.db.View(func(tx *bolt.Tx) error {
+		if b := tx.Bucket([]byte(ns)); b != nil {
+			if got := b.Get([]byte(key)); got != nil {
+				v = bytes.Clone(got)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, false, fmt.Errorf("applied state of %s: %w", key, err)
+	}
+	return v, v != nil, nil
+}
+
+// ScanValues implements [ValueStore] with a cursor over the namespace's
+// bucket: keys and values come straight from the file's pages.
+func (f *File) ScanValues(ctx context.Context, ns string, fn func(key, value []byte) error) error {
+	return f.db.View(func(tx *bolt.Tx) error {
+		b := tx.Bucket([]byte(ns))
+		if b == nil {
+			return nil
+		}
+		c := b.Cursor()
+		n := 0
+		for k, v := c.First(); k != nil; k, v = c.Next() {
+			if n++; n%4096 == 0 {
+				if err := ctx.Err(); err != nil {
+					return err
+				}
+			}
+			if err := fn(k, v); err != nil {
+				return err
+			}
+		}
+		return nil
 	})
 }

@@ -82,3 +82,37 @@ func (s *Redis) Scan(ctx context.Context, ns string, fn func(key string, r Recor
 	}
 	return nil
 }
+
+// GetValue implements [ValueStore].
+func (s *Redis) GetValue(ctx context.Context, ns, key string) ([]byte, bool, error) {
+	b, err := s.rdb.HGet(ctx, s.key(ns), key).Bytes()
+	if errors.Is(err, redis.Nil) {
+		return nil, false, nil
+	}
+	if err != nil {
+		return nil, false, fmt.Errorf("applied state of %s: %w", key, err)
+	}
+	return b, true, nil
+}
+
+// valuesPerScan is the COUNT of a values namespace's HSCAN: values are
+// short, so a round trip brings many.
+const valuesPerScan = 10000
+
+// ScanValues implements [ValueStore].
+func (s *Redis) ScanValues(ctx context.Context, ns string, fn func(key, value []byte) error) error {
+	it := s.rdb.HScan(ctx, s.key(ns), 0, "", valuesPerScan).Iterator()
+	for it.Next(ctx) {
+		key := it.Val()
+		if !it.Next(ctx) {
+			break
+		}
+		if err := fn([]byte(key), []byte(it.Val())); err != nil {
+			return err
+		}
+	}
+	if err := it.Err(); err != nil {
+		return fmt.Errorf("scan applied state: %w", err)
+	}
+	return nil
+}

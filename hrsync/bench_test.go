@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime/pprof"
 	"strings"
 	"testing"
 	"time"
@@ -23,6 +24,9 @@ import (
 // and are run by hand:
 //
 //	BULKSYNC_BENCH=1 go test ./hrsync -run 'TestBench' -v -timeout 30m
+//
+// With BULKSYNC_BENCH_PROFILE=DIR, the unchanged run and each plan child
+// write CPU and heap profiles there (unchanged.cpu.pprof, plan-*.pprof).
 
 func benchOnly(t *testing.T) {
 	if os.Getenv("BULKSYNC_BENCH") == "" {
@@ -83,10 +87,12 @@ func TestBenchUnchanged(t *testing.T) {
 	c1 := b.since(&last)
 	require.Equal(t, 100_000, res.Succeeded)
 
+	stop := profile(t, "unchanged")
 	start = time.Now()
 	res, err = b.runner.Run(ctx, s, hrsync.RunOptions{})
 	require.NoError(t, err)
 	second := time.Since(start)
+	stop()
 	c2 := b.since(&last)
 	require.Equal(t, 100_000, res.Counts.Unchanged)
 	require.Zero(t, c2.requests)
@@ -105,45 +111,30 @@ func TestBenchPlanMillion(t *testing.T) {
 	dir := t.TempDir()
 	const n = 1_000_000
 	writeExport(t, filepath.Join(dir, "hr.csv"), n, false)
-	t.Log("plan, no snapshot: " + planChild(t, dir))
+	t.Log("plan, no snapshot: " + planChild(t, dir, "BULKSYNC_BENCH_NAME=fresh"))
 
-	// The snapshot a successful first run leaves.
+	// The snapshot a successful first run leaves, in the state file and in
+	// Redis (as the scheduler keeps it).
 	cfg, err := hrsync.Parse([]byte(millionDef), dir)
 	require.NoError(t, err)
 	state, err := applied.OpenFile(filepath.Join(dir, "state.db"))
 	require.NoError(t, err)
-	r := &hrsync.Runner{Planner: hrsync.Planner{Snapshots: state}}
-	plan, err := r.Plan(context.Background(), &cfg.Syncs[0], false)
-	require.NoError(t, err)
-	require.NoError(t, hrsync.AdvanceAll(context.Background(), r, &cfg.Syncs[0], plan))
-	require.NoError(t, plan.Close())
+	env := testenv.New(t, redisDB, sandbox.Config{})
+	for _, store := range []applied.ValueStore{state, applied.NewRedis(env.Redis, env.Prefix)} {
+		r := &hrsync.Runner{Planner: hrsync.Planner{Snapshots: store}}
+		plan, err := r.Plan(context.Background(), &cfg.Syncs[0], false)
+		require.NoError(t, err)
+		require.NoError(t, hrsync.AdvanceAll(context.Background(), r, &cfg.Syncs[0], plan))
+		require.NoError(t, plan.Close())
+	}
 	require.NoError(t, state.Close())
 	fi, err := os.Stat(filepath.Join(dir, "state.db"))
 	require.NoError(t, err)
 	t.Logf("state file: %d MB", fi.Size()>>20)
 
 	writeExport(t, filepath.Join(dir, "hr.csv"), n, true)
-	t.Log("plan against the snapshot in the state file, 1% edited: " + planChild(t, dir))
-
-	// The same snapshot in Redis, as the scheduler keeps it.
-	env := testenv.New(t, redisDB, sandbox.Config{})
-	state, err = applied.OpenFile(filepath.Join(dir, "state.db"))
-	require.NoError(t, err)
-	rs := applied.NewRedis(env.Redis, env.Prefix)
-	var writes []applied.Write
-	err = state.Scan(context.Background(), cfg.Syncs[0].Namespace(), func(key string, r applied.Record) error {
-		writes = append(writes, applied.Write{Key: key, Record: &r})
-		if len(writes) == 1000 {
-			err := rs.Apply(context.Background(), cfg.Syncs[0].Namespace(), writes)
-			writes = writes[:0]
-			return err
-		}
-		return nil
-	})
-	require.NoError(t, err)
-	require.NoError(t, rs.Apply(context.Background(), cfg.Syncs[0].Namespace(), writes))
-	require.NoError(t, state.Close())
-	t.Log("plan against the snapshot in Redis, 1% edited: " + planChild(t, dir, "BULKSYNC_BENCH_REDIS="+env.RedisURL, "BULKSYNC_BENCH_PREFIX="+env.Prefix))
+	t.Log("plan against the snapshot in the state file, 1% edited: " + planChild(t, dir, "BULKSYNC_BENCH_NAME=file"))
+	t.Log("plan against the snapshot in Redis, 1% edited: " + planChild(t, dir, "BULKSYNC_BENCH_NAME=redis", "BULKSYNC_BENCH_REDIS="+env.RedisURL, "BULKSYNC_BENCH_PREFIX="+env.Prefix))
 }
 
 var millionDef = strings.Replace(definition, "hr-nightly", "million", 1)
@@ -174,7 +165,7 @@ func TestBenchPlanChild(t *testing.T) {
 	}
 	cfg, err := hrsync.Parse([]byte(millionDef), dir)
 	require.NoError(t, err)
-	var state applied.Store
+	var state applied.ValueStore
 	if url := os.Getenv("BULKSYNC_BENCH_REDIS"); url != "" {
 		opt, err := redis.ParseURL(url)
 		require.NoError(t, err)
@@ -187,13 +178,36 @@ func TestBenchPlanChild(t *testing.T) {
 		defer f.Close()
 		state = f
 	}
+	stop := profile(t, "plan-"+os.Getenv("BULKSYNC_BENCH_NAME"))
 	start := time.Now()
 	plan, err := (&hrsync.Planner{Snapshots: state}).Plan(context.Background(), &cfg.Syncs[0], false)
 	require.NoError(t, err)
+	stop()
 	defer plan.Close()
 	c := plan.Counts
 	t.Logf("RESULT %d rows, snapshot %d keys: %d create, %d update, %d unchanged in %s, peak RSS %s",
 		plan.Rows, plan.SnapshotKeys, c.Create, c.Update, c.Unchanged, time.Since(start).Round(time.Millisecond), vmHWM(t))
+}
+
+// profile starts a CPU profile named name in $BULKSYNC_BENCH_PROFILE, if
+// set; the returned func stops it and writes a heap profile beside it.
+func profile(t *testing.T, name string) func() {
+	t.Helper()
+	dir := os.Getenv("BULKSYNC_BENCH_PROFILE")
+	if dir == "" {
+		return func() {}
+	}
+	cpu, err := os.Create(filepath.Join(dir, name+".cpu.pprof"))
+	require.NoError(t, err)
+	require.NoError(t, pprof.StartCPUProfile(cpu))
+	return func() {
+		pprof.StopCPUProfile()
+		require.NoError(t, cpu.Close())
+		heap, err := os.Create(filepath.Join(dir, name+".heap.pprof"))
+		require.NoError(t, err)
+		require.NoError(t, pprof.Lookup("allocs").WriteTo(heap, 0))
+		require.NoError(t, heap.Close())
+	}
 }
 
 func vmHWM(t *testing.T) string {

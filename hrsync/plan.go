@@ -135,8 +135,9 @@ func (p *Plan) EachChange(fn func(Change) error) error {
 
 // Planner makes plans.
 type Planner struct {
-	// Snapshots is the applied-state store holding the syncs' snapshots.
-	Snapshots applied.Store
+	// Snapshots is the applied-state store holding the syncs' snapshots
+	// and their runs.
+	Snapshots applied.ValueStore
 	// Getenv reads the environment (credentials of URL sources). Defaults
 	// to os.Getenv.
 	Getenv func(string) string
@@ -171,14 +172,6 @@ func (p *Planner) now() time.Time {
 	return time.Now()
 }
 
-// entry is a snapshot key in a plan's index: 16 bytes a key, so that an
-// export of a million rows plans in a few dozen megabytes.
-type entry struct {
-	fp   uint64
-	miss uint16
-	seen bool
-}
-
 // Plan reads the sync's source and snapshot and plans the run. A source
 // that cannot be read is an error; one that holds no rows gives a plan
 // refused for good. With reconcile, every unchanged key is sent too (the
@@ -193,17 +186,18 @@ func (p *Planner) Plan(ctx context.Context, s *Sync, reconcile bool) (*Plan, err
 
 	// The snapshot's index: key hash -> fingerprint and misses.
 	seed := maphash.MakeSeed()
-	idx := map[uint64]entry{}
+	idx := &snapshotIndex{}
 	var digest uint64
-	err = p.Snapshots.Scan(ctx, s.Namespace(), func(key string, r applied.Record) error {
-		idx[maphash.String(seed, key)] = entry{fp: rowFP(r), miss: uint16(min(misses(r), 1<<16-1))}
-		digest += digestEntry(key, r)
+	err = p.scanSnapshot(ctx, s, func(key []byte, fp uint64, misses int) error {
+		idx.add(maphash.Bytes(seed, key), fp, misses)
+		digest += digestEntry(key, fp, misses)
 		plan.SnapshotKeys++
 		return nil
 	})
 	if err != nil {
 		return nil, fmt.Errorf("read the snapshot of %s: %w", s.Name, err)
 	}
+	idx.build()
 	plan.Snapshot = digestString(digest, plan.SnapshotKeys)
 	plan.First = plan.SnapshotKeys == 0
 
@@ -248,7 +242,7 @@ func (p *Planner) Plan(ctx context.Context, s *Sync, reconcile bool) (*Plan, err
 	if deactivation(schema) == deactivateActive && s.Mapping["active"] == "" && defaults["active"] == "" {
 		defaults["active"] = "true"
 	}
-	rd, err := importers.NewReader(stream, importers.Options{Kind: s.Kind, Format: importers.FormatJSON, Defaults: defaults})
+	rd, err := importers.NewReader(stream, importers.Options{Kind: s.Kind, Format: importers.FormatJSON, Defaults: defaults, ExpectedRows: plan.SnapshotKeys})
 	if errors.Is(err, importers.ErrEmptyFile) {
 		plan.Rows, plan.Filtered = stream.Stats().Rows, stream.Stats().Filtered
 		return p.refuseEmpty(plan, w, &ok)
@@ -271,7 +265,7 @@ func (p *Planner) Plan(ctx context.Context, s *Sync, reconcile bool) (*Plan, err
 		if row.Index%4096 == 0 && ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
-		h := maphash.String(seed, row.Key)
+		i := idx.find(maphash.String(seed, row.Key))
 		if row.Err != nil {
 			plan.Counts.Invalid++
 			if len(plan.Problems) < samples {
@@ -279,21 +273,18 @@ func (p *Planner) Plan(ctx context.Context, s *Sync, reconcile bool) (*Plan, err
 			}
 			// A key whose row is invalid is not missing: a bad cell never
 			// deactivates anyone.
-			if e, found := idx[h]; found && row.Key != "" && !e.seen {
-				e.seen = true
-				idx[h] = e
+			if i >= 0 && row.Key != "" && idx.see(i) {
 				seen++
 			}
 			continue
 		}
 		valid++
-		e, found := idx[h]
 		c := Change{Key: row.Key, Line: row.Line, Row: row.Data}
 		switch {
-		case !found:
+		case i < 0:
 			c.Action = ActionCreate
 			plan.Counts.Create++
-		case e.fp != fingerprint(row.Data):
+		case idx.fp(i) != fingerprint(row.Data):
 			c.Action = ActionUpdate
 			plan.Counts.Update++
 			rec, _, err := p.Snapshots.Get(ctx, s.Namespace(), row.Key)
@@ -307,13 +298,11 @@ func (p *Planner) Plan(ctx context.Context, s *Sync, reconcile bool) (*Plan, err
 		default:
 			plan.Counts.Unchanged++
 			c = Change{Action: ActionReturned, Key: row.Key, Line: row.Line}
-			if e.miss == 0 {
+			if idx.missed(i) == 0 {
 				c.Action = ""
 			}
 		}
-		if found && !e.seen {
-			e.seen = true
-			idx[h] = e
+		if i >= 0 && idx.see(i) {
 			seen++
 		}
 		if c.Action != "" {
@@ -339,29 +328,95 @@ func (p *Planner) Plan(ctx context.Context, s *Sync, reconcile bool) (*Plan, err
 		plan.Refused, plan.Forcible = s.limits(plan)
 		return p.finish(plan, w, &ok)
 	}
-	how := deactivation(schema)
-	err = p.Snapshots.Scan(ctx, s.Namespace(), func(key string, r applied.Record) error {
-		if idx[maphash.String(seed, key)].seen {
+	// A deactivation's row comes from the key's record, read once the scan
+	// is over (the state file allows no read inside the scan).
+	var deactivate []Change
+	err = p.Snapshots.ScanValues(ctx, s.Namespace()+valuesSuffix, func(key, v []byte) error {
+		if i := idx.find(maphash.Bytes(seed, key)); i >= 0 && idx.seenAt(i) {
 			return nil
 		}
-		c := Change{Action: ActionMissing, Key: key, Missing: misses(r) + 1}
-		if s.DeactivateMissing && c.Missing >= s.missingRuns() {
-			row, err := deactivationRow(how, r)
-			if err != nil {
-				return fmt.Errorf("snapshot of %s: %w", key, err)
-			}
-			c.Action, c.Row = ActionDeactivate, row
-			plan.Counts.Deactivate++
-		} else {
-			plan.Counts.Missing++
+		_, misses, err := decodeValue(v)
+		if err != nil {
+			return fmt.Errorf("snapshot of %s: %w", key, err)
 		}
+		c := Change{Action: ActionMissing, Key: string(key), Missing: misses + 1}
+		if s.DeactivateMissing && c.Missing >= s.missingRuns() {
+			deactivate = append(deactivate, c)
+			return nil
+		}
+		plan.Counts.Missing++
 		return w.add(c)
 	})
 	if err != nil {
 		return nil, err
 	}
+	how := deactivation(schema)
+	for _, c := range deactivate {
+		rec, _, err := p.Snapshots.Get(ctx, s.Namespace(), c.Key)
+		if err != nil {
+			return nil, err
+		}
+		if c.Row, err = deactivationRow(how, rec); err != nil {
+			return nil, fmt.Errorf("snapshot of %s: %w", c.Key, err)
+		}
+		c.Action = ActionDeactivate
+		plan.Counts.Deactivate++
+		if err := w.add(c); err != nil {
+			return nil, err
+		}
+	}
 	plan.Refused, plan.Forcible = s.limits(plan)
 	return p.finish(plan, w, &ok)
+}
+
+// valuesSuffix ends the name of a snapshot's values namespace.
+const valuesSuffix = ":fp"
+
+// scanSnapshot calls fn with every key of the sync's snapshot, its row
+// fingerprint and its runs missed, from the snapshot's values. A snapshot
+// kept before the values existed is upgraded first.
+func (p *Planner) scanSnapshot(ctx context.Context, s *Sync, fn func(key []byte, fp uint64, misses int) error) error {
+	ns := s.Namespace() + valuesSuffix
+	for try := 0; ; try++ {
+		n := 0
+		err := p.Snapshots.ScanValues(ctx, ns, func(key, v []byte) error {
+			fp, misses, err := decodeValue(v)
+			if err != nil {
+				return fmt.Errorf("snapshot of %s: %w", key, err)
+			}
+			n++
+			return fn(key, fp, misses)
+		})
+		if err != nil || n > 0 || try > 0 {
+			return err
+		}
+		if upgraded, err := p.upgrade(ctx, s); err != nil || !upgraded {
+			return err
+		}
+	}
+}
+
+// upgrade writes the values of a snapshot kept as records alone (before
+// the values existed), and reports whether there were any. It holds the
+// values in memory (about 60 bytes a key) once.
+func (p *Planner) upgrade(ctx context.Context, s *Sync) (bool, error) {
+	var writes []applied.Write
+	err := p.Snapshots.Scan(ctx, s.Namespace(), func(key string, r applied.Record) error {
+		if v, ok := legacyValue(r); ok {
+			writes = append(writes, applied.Write{Key: key, Value: v})
+		}
+		return nil
+	})
+	found := len(writes) > 0
+	for len(writes) > 0 && err == nil {
+		n := min(len(writes), snapshotBatch)
+		err = p.Snapshots.Apply(ctx, s.Namespace()+valuesSuffix, writes[:n])
+		writes = writes[n:]
+	}
+	if err != nil {
+		return false, fmt.Errorf("upgrade the snapshot of %s: %w", s.Name, err)
+	}
+	return found, nil
 }
 
 // refuseEmpty ends the plan of a source without rows.

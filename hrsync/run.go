@@ -183,16 +183,32 @@ func (r *Runner) send(ctx context.Context, s *Sync, plan *Plan, res *Result) err
 const snapshotBatch = 1000
 
 // advance writes the run's outcome to the snapshot: a create, update or
-// reconcile that succeeded stores the row's fingerprints, a deactivation
-// that succeeded forgets the key, a missing key's count grows and a
-// returned key's resets. A change that failed leaves its key as it was.
+// reconcile that succeeded stores the row's record and value, a
+// deactivation that succeeded forgets the key, a missing key's count grows
+// and a returned key's resets. A change that failed leaves its key as it
+// was.
+//
+// The records are written before the values, and a key's value is
+// forgotten before its record: a plan reads the values, so a run cut
+// short between the two leaves at worst a record no value names, which
+// the key's next create overwrites.
 func (r *Runner) advance(ctx context.Context, s *Sync, schema *importers.Schema, plan *Plan, ok []bool) error {
-	ns := s.Namespace()
-	var writes []applied.Write
+	ns, vns := s.Namespace(), s.Namespace()+valuesSuffix
+	var records, values, forget []applied.Write
 	flush := func() error {
-		err := applied.Apply(ctx, r.Snapshots, ns, writes)
-		writes = writes[:0]
-		return err
+		for _, b := range []struct {
+			ns     string
+			writes *[]applied.Write
+		}{{ns, &records}, {vns, &values}, {ns, &forget}} {
+			if len(*b.writes) == 0 {
+				continue
+			}
+			if err := r.Snapshots.Apply(ctx, b.ns, *b.writes); err != nil {
+				return err
+			}
+			*b.writes = (*b.writes)[:0]
+		}
+		return nil
 	}
 	n := 0
 	err := plan.EachChange(func(c Change) error {
@@ -206,25 +222,30 @@ func (r *Runner) advance(ctx context.Context, s *Sync, schema *importers.Schema,
 			if err != nil {
 				return err
 			}
-			writes = append(writes, applied.Write{Key: c.Key, Record: &rec})
+			records = append(records, applied.Write{Key: c.Key, Record: &rec})
+			values = append(values, applied.Write{Key: c.Key, Value: encodeValue(fingerprint(c.Row), 0)})
 		case ActionDeactivate:
 			n++
 			if ok[n] {
-				writes = append(writes, applied.Write{Key: c.Key})
+				values = append(values, applied.Write{Key: c.Key})
+				forget = append(forget, applied.Write{Key: c.Key})
 			}
 		case ActionMissing, ActionReturned:
-			rec, found, err := r.Snapshots.Get(ctx, ns, c.Key)
+			v, found, err := r.Snapshots.GetValue(ctx, vns, c.Key)
 			if err != nil || !found {
 				return err
 			}
-			if c.Action == ActionMissing {
-				rec.Fields[missEntry] = fmt.Sprint(c.Missing)
-			} else {
-				delete(rec.Fields, missEntry)
+			fp, _, err := decodeValue(v)
+			if err != nil {
+				return fmt.Errorf("snapshot of %s: %w", c.Key, err)
 			}
-			writes = append(writes, applied.Write{Key: c.Key, Record: &rec})
+			missing := 0
+			if c.Action == ActionMissing {
+				missing = c.Missing
+			}
+			values = append(values, applied.Write{Key: c.Key, Value: encodeValue(fp, missing)})
 		}
-		if len(writes) >= snapshotBatch {
+		if len(values) >= snapshotBatch {
 			return flush()
 		}
 		return nil

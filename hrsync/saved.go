@@ -11,7 +11,6 @@ import (
 	"io"
 	"os"
 
-	"github.com/bulksync/bulksync/applied"
 	"github.com/bulksync/bulksync/importers"
 )
 
@@ -120,8 +119,8 @@ func (p *Planner) Check(ctx context.Context, s *Sync, plan *Plan) error {
 	}
 	var digest uint64
 	n := 0
-	err = p.Snapshots.Scan(ctx, s.Namespace(), func(key string, r applied.Record) error {
-		digest += digestEntry(key, r)
+	err = p.scanSnapshot(ctx, s, func(key []byte, fp uint64, misses int) error {
+		digest += digestEntry(key, fp, misses)
 		n++
 		return nil
 	})
