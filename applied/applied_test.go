@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"path/filepath"
+	"strconv"
 	"testing"
 
 	"github.com/bulksync/bulksync/applied"
@@ -136,5 +137,35 @@ func TestFingerprint(t *testing.T) {
 	for _, tt := range tests {
 		got := applied.Fingerprint(json.RawMessage(tt.a)) == applied.Fingerprint(json.RawMessage(tt.b))
 		require.Equal(t, tt.same, got, "%s vs %s", tt.a, tt.b)
+	}
+}
+
+// TestFileReadsAfterDroppingPages reads past the points where File drops
+// the state file's mapped pages (every 64 reads, every 4,096 keys
+// scanned): what comes back is unchanged.
+func TestFileReadsAfterDroppingPages(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	f, err := applied.OpenFile(filepath.Join(t.TempDir(), "state.db"))
+	require.NoError(t, err)
+	defer f.Close()
+	const n = 10_000
+	var writes []applied.Write
+	for i := range n {
+		writes = append(writes, applied.Write{Key: strconv.Itoa(i), Value: []byte("v" + strconv.Itoa(i))})
+	}
+	require.NoError(t, f.Apply(ctx, "vals", writes))
+	seen := 0
+	require.NoError(t, f.ScanValues(ctx, "vals", func(k, v []byte) error {
+		require.Equal(t, "v"+string(k), string(v))
+		seen++
+		return nil
+	}))
+	require.Equal(t, n, seen)
+	for i := 0; i < n; i += 37 {
+		v, ok, err := f.GetValue(ctx, "vals", strconv.Itoa(i))
+		require.NoError(t, err)
+		require.True(t, ok)
+		require.Equal(t, "v"+strconv.Itoa(i), string(v))
 	}
 }
