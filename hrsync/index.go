@@ -2,29 +2,32 @@ package hrsync
 
 import (
 	"cmp"
-	"math/bits"
 	"slices"
 )
 
 // snapshotIndex is a plan's table of the snapshot's keys: per key the
-// 64-bit hash of its name and its row fingerprint, 16 bytes a key in one
-// slice sorted by hash, so that a million keys take 16 MB (a Go map of
-// the same took 49 MB). A directory of the hashes' top bits narrows a
-// look-up to about 8 neighbouring entries.
+// 64-bit hash of its name and its row fingerprint, 16 bytes a key, so
+// that a million keys take 16 MB (a Go map of the same took 49 MB). The
+// entries sit in 4,096 slices by the top bits of their hashes, each
+// sorted once complete: the table grows a slice at a time while the
+// snapshot is read, never all of it at once, and a look-up is a binary
+// search among a few hundred neighbours.
 type snapshotIndex struct {
-	entries []indexEntry
-	dir     []uint32 // dir[p]: the first entry whose hash's top bits are >= p
-	shift   uint     // 64 - the directory's bits
-	seen    []uint64 // bit i: entries[i]'s key was in the source
-	misses  map[uint64]int
+	buckets [1 << indexBits][]indexEntry
+	start   [1<<indexBits + 1]int // start[b]: the position of buckets[b]'s first entry
+	seen    []uint64              // bit p: the entry at position p was named by the source
+	misses  map[uint64]int        // by hash: consecutive runs missed, when any
 }
 
 type indexEntry struct{ hash, fp uint64 }
 
+const indexBits = 12
+
 // add records a key of the snapshot: its hash, row fingerprint and
 // consecutive runs missed. Call build once every key is added.
 func (x *snapshotIndex) add(hash, fp uint64, misses int) {
-	x.entries = append(x.entries, indexEntry{hash, fp})
+	b := &x.buckets[hash>>(64-indexBits)]
+	*b = append(*b, indexEntry{hash, fp})
 	if misses > 0 {
 		if x.misses == nil {
 			x.misses = map[uint64]int{}
@@ -33,50 +36,35 @@ func (x *snapshotIndex) add(hash, fp uint64, misses int) {
 	}
 }
 
-// build sorts the entries and makes the directory.
+// build sorts the entries and numbers them.
 func (x *snapshotIndex) build() {
-	slices.SortFunc(x.entries, func(a, b indexEntry) int { return cmp.Compare(a.hash, b.hash) })
-	n := len(x.entries)
-	b := bits.Len(uint(n / 8))
-	x.shift = uint(64 - b) // a shift by 64 gives 0: one slot
-	x.dir = make([]uint32, 1<<b+1)
-	p := 0
-	for i, e := range x.entries {
-		for top := int(e.hash >> x.shift); p <= top; p++ {
-			x.dir[p] = uint32(i)
-		}
+	for i, b := range x.buckets {
+		slices.SortFunc(b, func(a, b indexEntry) int { return cmp.Compare(a.hash, b.hash) })
+		x.start[i+1] = x.start[i] + len(b)
 	}
-	for ; p < len(x.dir); p++ {
-		x.dir[p] = uint32(n)
-	}
-	x.seen = make([]uint64, (n+63)/64)
+	x.seen = make([]uint64, (x.start[len(x.buckets)]+63)/64)
 }
 
-// find returns the position of hash's entry, or -1.
-func (x *snapshotIndex) find(hash uint64) int {
-	if len(x.entries) == 0 {
-		return -1
-	}
-	top := hash >> x.shift
-	lo, hi := int(x.dir[top]), int(x.dir[top+1])
-	i, ok := slices.BinarySearchFunc(x.entries[lo:hi], hash, func(e indexEntry, h uint64) int { return cmp.Compare(e.hash, h) })
+// find returns the position of hash's entry and its row fingerprint, or
+// -1.
+func (x *snapshotIndex) find(hash uint64) (pos int, fp uint64) {
+	top := hash >> (64 - indexBits)
+	b := x.buckets[top]
+	i, ok := slices.BinarySearchFunc(b, hash, func(e indexEntry, h uint64) int { return cmp.Compare(e.hash, h) })
 	if !ok {
-		return -1
+		return -1, 0
 	}
-	return lo + i
+	return x.start[top] + i, b[i].fp
 }
 
-// fp returns the row fingerprint of the entry at i.
-func (x *snapshotIndex) fp(i int) uint64 { return x.entries[i].fp }
+// missed returns how many consecutive runs the key of hash was missing
+// from.
+func (x *snapshotIndex) missed(hash uint64) int { return x.misses[hash] }
 
-// missed returns how many consecutive runs the key of the entry at i was
-// missing from.
-func (x *snapshotIndex) missed(i int) int { return x.misses[x.entries[i].hash] }
-
-// see marks the entry at i as named by the source, and reports whether it
-// was not yet.
-func (x *snapshotIndex) see(i int) bool {
-	w, bit := i/64, uint64(1)<<(i%64)
+// see marks the entry at pos as named by the source, and reports whether
+// it was not yet.
+func (x *snapshotIndex) see(pos int) bool {
+	w, bit := pos/64, uint64(1)<<(pos%64)
 	if x.seen[w]&bit != 0 {
 		return false
 	}
@@ -84,5 +72,5 @@ func (x *snapshotIndex) see(i int) bool {
 	return true
 }
 
-// seenAt reports whether the entry at i was named by the source.
-func (x *snapshotIndex) seenAt(i int) bool { return x.seen[i/64]&(1<<(i%64)) != 0 }
+// seenAt reports whether the entry at pos was named by the source.
+func (x *snapshotIndex) seenAt(pos int) bool { return x.seen[pos/64]&(1<<(pos%64)) != 0 }

@@ -265,7 +265,8 @@ func (p *Planner) Plan(ctx context.Context, s *Sync, reconcile bool) (*Plan, err
 		if row.Index%4096 == 0 && ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
-		i := idx.find(maphash.String(seed, row.Key))
+		h := maphash.String(seed, row.Key)
+		i, fp := idx.find(h)
 		if row.Err != nil {
 			plan.Counts.Invalid++
 			if len(plan.Problems) < samples {
@@ -284,7 +285,7 @@ func (p *Planner) Plan(ctx context.Context, s *Sync, reconcile bool) (*Plan, err
 		case i < 0:
 			c.Action = ActionCreate
 			plan.Counts.Create++
-		case idx.fp(i) != fingerprint(row.Data):
+		case fp != fingerprint(row.Data):
 			c.Action = ActionUpdate
 			plan.Counts.Update++
 			rec, _, err := p.Snapshots.Get(ctx, s.Namespace(), row.Key)
@@ -298,7 +299,7 @@ func (p *Planner) Plan(ctx context.Context, s *Sync, reconcile bool) (*Plan, err
 		default:
 			plan.Counts.Unchanged++
 			c = Change{Action: ActionReturned, Key: row.Key, Line: row.Line}
-			if idx.missed(i) == 0 {
+			if idx.missed(h) == 0 {
 				c.Action = ""
 			}
 		}
@@ -332,7 +333,7 @@ func (p *Planner) Plan(ctx context.Context, s *Sync, reconcile bool) (*Plan, err
 	// is over (the state file allows no read inside the scan).
 	var deactivate []Change
 	err = p.Snapshots.ScanValues(ctx, s.Namespace()+valuesSuffix, func(key, v []byte) error {
-		if i := idx.find(maphash.Bytes(seed, key)); i >= 0 && idx.seenAt(i) {
+		if i, _ := idx.find(maphash.Bytes(seed, key)); i >= 0 && idx.seenAt(i) {
 			return nil
 		}
 		_, misses, err := decodeValue(v)

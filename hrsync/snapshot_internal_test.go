@@ -32,11 +32,15 @@ func TestSnapshotIndex(t *testing.T) {
 				x.add(h, uint64(i), i%3)
 			}
 			x.build()
-			for h, fp := range want {
-				i := x.find(h)
+			positions := map[int]bool{}
+			for h, want := range want {
+				i, fp := x.find(h)
 				require.GreaterOrEqual(t, i, 0)
-				require.Equal(t, fp, x.fp(i))
-				require.Equal(t, int(fp%3), x.missed(i))
+				require.Less(t, i, n)
+				require.False(t, positions[i])
+				positions[i] = true
+				require.Equal(t, want, fp)
+				require.Equal(t, int(fp%3), x.missed(h))
 				require.False(t, x.seenAt(i))
 				require.True(t, x.see(i))
 				require.False(t, x.see(i))
@@ -44,7 +48,8 @@ func TestSnapshotIndex(t *testing.T) {
 			}
 			for range 100 {
 				if h := rng.Uint64(); want[h] == 0 {
-					require.Equal(t, -1, x.find(h))
+					i, _ := x.find(h)
+					require.Equal(t, -1, i)
 				}
 			}
 		})
