@@ -1,4 +1,4 @@
-# One image for every bulksync role: import, worker, report, sandbox.
+# One image for every bulksync role: import, worker, report, sandbox, serve.
 FROM golang:1.26 AS build
 WORKDIR /src
 COPY go.mod go.sum ./
