@@ -6,6 +6,7 @@ import (
 	"crypto/subtle"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"os"
@@ -188,11 +189,26 @@ func (s *Service) healthz(w http.ResponseWriter, _ *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 }
 
-// readyz answers 200 when Redis answers a ping within 2 s, else 503.
+// ReadyTimeout is how long GET /readyz waits for Redis's answer to a
+// ping before it answers 503.
+const ReadyTimeout = 2 * time.Second
+
+// readyz answers 200 when Redis answers a ping within ReadyTimeout, else
+// 503. The wait is bounded here: go-redis leaves a context's deadline
+// off the connection (its own read timeout, and retries, apply), so a
+// Redis that accepts but does not answer would hold the ping longer.
 func (s *Service) readyz(w http.ResponseWriter, r *http.Request) {
-	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	ctx, cancel := context.WithTimeout(r.Context(), ReadyTimeout)
 	defer cancel()
-	if err := s.cfg.Store.Client().Ping(ctx).Err(); err != nil {
+	pinged := make(chan error, 1)
+	go func() { pinged <- s.cfg.Store.Client().Ping(ctx).Err() }()
+	var err error
+	select {
+	case err = <-pinged:
+	case <-ctx.Done():
+		err = fmt.Errorf("no answer to a ping within %s", ReadyTimeout)
+	}
+	if err != nil {
 		writeError(w, http.StatusServiceUnavailable, codeUnavailable, "Redis is not reachable: "+err.Error())
 		return
 	}

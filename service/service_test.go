@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"mime/multipart"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -20,6 +21,7 @@ import (
 	"github.com/bulksync/bulksync/service"
 	"github.com/bulksync/bulksync/worker"
 	"github.com/hibiken/asynq"
+	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
 )
 
@@ -455,4 +457,38 @@ func TestObserveRoutes(t *testing.T) {
 	// Routes are the patterns as a person reads them: the bulk path
 	// without the "{$}" that anchors it.
 	require.Equal(t, map[string]int{service.BulkPath + " 200": 1, "/v1/batches/{id} 404": 1, "/ 404": 1}, seen)
+}
+
+// TestReadyzBounded: a Redis that takes connections but never answers
+// gets 503 from /readyz within ReadyTimeout (and a little), not after
+// go-redis's read timeouts and retries.
+func TestReadyzBounded(t *testing.T) {
+	t.Parallel()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			t.Cleanup(func() { _ = c.Close() }) // read nothing, answer nothing
+		}
+	}()
+	rdb := redis.NewClient(&redis.Options{Addr: ln.Addr().String(), ReadTimeout: 10 * time.Second})
+	t.Cleanup(func() { _ = rdb.Close() })
+	svc, err := service.New(service.Config{Store: jobs.NewStore(rdb, jobs.StoreConfig{}), Queue: asynq.NewClientFromRedisClient(rdb), InsecureNoAuth: true})
+	require.NoError(t, err)
+	srv := httptest.NewServer(svc)
+	t.Cleanup(srv.Close)
+	start := time.Now()
+	resp, err := http.Get(srv.URL + "/readyz")
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	require.Equal(t, http.StatusServiceUnavailable, resp.StatusCode)
+	require.Less(t, time.Since(start), service.ReadyTimeout+time.Second)
+	var e map[string]string
+	require.NoError(t, json.NewDecoder(resp.Body).Decode(&e))
+	require.Equal(t, "unavailable", e["code"])
 }
