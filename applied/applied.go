@@ -11,7 +11,8 @@
 // Records live in a [Store]: Redis ([NewRedis]) where the batches live, or
 // a local file ([OpenFile]) when Redis is in-process. A namespace groups
 // the records of one API and kind ([Namespace]), or any other owner's (a
-// scheduled sync's snapshot).
+// scheduled sync's snapshot). Both stores also keep short byte values
+// ([ValueStore]), which a scan reads without decoding a record.
 package applied
 
 import (
