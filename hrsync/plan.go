@@ -138,6 +138,11 @@ type Planner struct {
 	// Snapshots is the applied-state store holding the syncs' snapshots
 	// and their runs.
 	Snapshots applied.ValueStore
+	// API is the base URL of the API the syncs apply to. A snapshot
+	// belongs to one API: a sync pointed at another starts from nothing
+	// there rather than taking its keys for applied. Empty: snapshots
+	// are named by the sync alone.
+	API string
 	// Getenv reads the environment (credentials of URL sources). Defaults
 	// to os.Getenv.
 	Getenv func(string) string
@@ -149,6 +154,14 @@ type Planner struct {
 	Samples int
 	// Now tells the time. Defaults to time.Now.
 	Now func() time.Time
+}
+
+// namespace is the applied-state namespace of s's snapshot on p's API.
+func (p *Planner) namespace(s *Sync) string {
+	if p.API == "" {
+		return s.Namespace()
+	}
+	return applied.Namespace(p.API, s.Namespace())
 }
 
 func (p *Planner) getenv() func(string) string {
@@ -288,7 +301,7 @@ func (p *Planner) Plan(ctx context.Context, s *Sync, reconcile bool) (*Plan, err
 		case fp != fingerprint(row.Data):
 			c.Action = ActionUpdate
 			plan.Counts.Update++
-			rec, _, err := p.Snapshots.Get(ctx, s.Namespace(), row.Key)
+			rec, _, err := p.Snapshots.Get(ctx, p.namespace(s), row.Key)
 			if err != nil {
 				return nil, err
 			}
@@ -332,7 +345,7 @@ func (p *Planner) Plan(ctx context.Context, s *Sync, reconcile bool) (*Plan, err
 	// A deactivation's row comes from the key's record, read once the scan
 	// is over (the state file allows no read inside the scan).
 	var deactivate []Change
-	err = p.Snapshots.ScanValues(ctx, s.Namespace()+valuesSuffix, func(key, v []byte) error {
+	err = p.Snapshots.ScanValues(ctx, p.namespace(s)+valuesSuffix, func(key, v []byte) error {
 		if i, _ := idx.find(maphash.Bytes(seed, key)); i >= 0 && idx.seenAt(i) {
 			return nil
 		}
@@ -353,7 +366,7 @@ func (p *Planner) Plan(ctx context.Context, s *Sync, reconcile bool) (*Plan, err
 	}
 	how := deactivation(schema)
 	for _, c := range deactivate {
-		rec, _, err := p.Snapshots.Get(ctx, s.Namespace(), c.Key)
+		rec, _, err := p.Snapshots.Get(ctx, p.namespace(s), c.Key)
 		if err != nil {
 			return nil, err
 		}
@@ -377,7 +390,7 @@ const valuesSuffix = ":fp"
 // fingerprint and its runs missed, from the snapshot's values. A snapshot
 // kept before the values existed is upgraded first.
 func (p *Planner) scanSnapshot(ctx context.Context, s *Sync, fn func(key []byte, fp uint64, misses int) error) error {
-	ns := s.Namespace() + valuesSuffix
+	ns := p.namespace(s) + valuesSuffix
 	for try := 0; ; try++ {
 		n := 0
 		err := p.Snapshots.ScanValues(ctx, ns, func(key, v []byte) error {
@@ -402,7 +415,7 @@ func (p *Planner) scanSnapshot(ctx context.Context, s *Sync, fn func(key []byte,
 // values in memory (about 60 bytes a key) once.
 func (p *Planner) upgrade(ctx context.Context, s *Sync) (bool, error) {
 	var writes []applied.Write
-	err := p.Snapshots.Scan(ctx, s.Namespace(), func(key string, r applied.Record) error {
+	err := p.Snapshots.Scan(ctx, p.namespace(s), func(key string, r applied.Record) error {
 		if v, ok := legacyValue(r); ok {
 			writes = append(writes, applied.Write{Key: key, Value: v})
 		}
@@ -411,7 +424,7 @@ func (p *Planner) upgrade(ctx context.Context, s *Sync) (bool, error) {
 	found := len(writes) > 0
 	for len(writes) > 0 && err == nil {
 		n := min(len(writes), snapshotBatch)
-		err = p.Snapshots.Apply(ctx, s.Namespace()+valuesSuffix, writes[:n])
+		err = p.Snapshots.Apply(ctx, p.namespace(s)+valuesSuffix, writes[:n])
 		writes = writes[n:]
 	}
 	if err != nil {

@@ -193,7 +193,7 @@ const snapshotBatch = 1000
 // short between the two leaves at worst a record no value names, which
 // the key's next create overwrites.
 func (r *Runner) advance(ctx context.Context, s *Sync, schema *importers.Schema, plan *Plan, ok []bool) error {
-	ns, vns := s.Namespace(), s.Namespace()+valuesSuffix
+	ns, vns := r.namespace(s), r.namespace(s)+valuesSuffix
 	var records, values, forget []applied.Write
 	flush := func() error {
 		for _, b := range []struct {

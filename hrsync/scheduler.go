@@ -120,7 +120,10 @@ func (s *Scheduler) Run(ctx context.Context) error {
 		log.Info("sync scheduled", "sync", sy.Name, "schedule", sy.Schedule, "timezone", sy.Location().String())
 	}
 	srv := asynq.NewServer(s.cfg.RedisOpt, asynq.Config{
-		Concurrency: len(s.cfg.Config.Syncs),
+		// Twice the syncs: a fire that comes while its sync's run is
+		// going is taken at once, finds the run's lock and is skipped,
+		// rather than waiting to run late.
+		Concurrency: 2 * len(s.cfg.Config.Syncs),
 		Queues:      map[string]int{s.cfg.Queue: 1},
 		BaseContext: func() context.Context { return ctx },
 		Logger:      asynqLogger{log},

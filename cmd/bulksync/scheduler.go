@@ -37,7 +37,7 @@ func runScheduler(ctx context.Context, args []string, getenv env, log *slog.Logg
 	q := asynq.NewClient(rt.redisOpt)
 	defer q.Close()
 	runner := &hrsync.Runner{
-		Planner: hrsync.Planner{Snapshots: applied.NewRedis(rt.rdb, rt.store.Prefix()), Getenv: getenv},
+		Planner: hrsync.Planner{Snapshots: applied.NewRedis(rt.rdb, rt.store.Prefix()), Getenv: getenv, API: getenv("BULKSYNC_API_URL")},
 		Store:   rt.store,
 		Queue:   q,
 	}

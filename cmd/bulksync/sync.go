@@ -121,7 +121,7 @@ func runSync(ctx context.Context, args []string, stdout, stderr io.Writer, geten
 	}
 	rt := &runtime{}
 	defer rt.close()
-	runner := &hrsync.Runner{Planner: hrsync.Planner{Getenv: getenv}, Progress: stderr}
+	runner := &hrsync.Runner{Planner: hrsync.Planner{Getenv: getenv, API: getenv("BULKSYNC_API_URL")}, Progress: stderr}
 	if err := openSyncRuntime(ctx, rt, runner, getenv, f, sub == "run" || sub == "apply", log); err != nil {
 		return err
 	}
