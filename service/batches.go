@@ -104,8 +104,11 @@ func (s *Service) batch(w http.ResponseWriter, r *http.Request) {
 }
 
 // status reads batch id's summary (one read of its ledger) and progress.
+// A bulk suggestion request's failed rows are named as its answer names
+// them, "item N: code", rather than by line.
 func (s *Service) status(r *http.Request, id string) (Status, error) {
-	sum, err := report.Build(r.Context(), s.cfg.Store, id)
+	var items itemCodes
+	sum, err := report.Build(r.Context(), s.cfg.Store, id, &items)
 	if err != nil {
 		return Status{}, err
 	}
@@ -115,8 +118,23 @@ func (s *Service) status(r *http.Request, id string) (Status, error) {
 	if err != nil {
 		return Status{}, err
 	}
+	if m.Source == bulkSource {
+		sum.ErrorCodes = append([]string{}, items...)
+	}
 	return Status{Summary: sum, Done: m.Done, Chunks: m.Chunks, Source: m.Source, Created: m.Created}, nil
 }
+
+// itemCodes collects the "item N: code" entries of a ledger's failed rows.
+type itemCodes []string
+
+func (c *itemCodes) Row(o jobs.Outcome) error {
+	if o.Status == jobs.StatusFailed {
+		*c = append(*c, itemCode(o))
+	}
+	return nil
+}
+
+func (c *itemCodes) Close() error { return nil }
 
 // results serves GET /v1/batches/{id}/results: one result per row, in
 // input order, as CSV (the import --results columns), or as JSON lines

@@ -107,7 +107,7 @@ func (s *Service) bulk(w http.ResponseWriter, r *http.Request) {
 			Kind: importers.ProgramSuggestions, Format: importers.FormatJSON,
 			Defaults: map[string]string{"platform_key": *req.platformKey},
 		},
-		Source: "bulk suggestion request",
+		Source: bulkSource,
 		Queue:  s.cfg.BulkQueue,
 		Single: true,
 	}
@@ -182,6 +182,20 @@ func (s *Service) wait(ctx context.Context, id string) (jobs.Meta, error) {
 	return m, err
 }
 
+// bulkSource is the source of the batches of bulk suggestion requests.
+const bulkSource = "bulk suggestion request"
+
+// itemCode is the "item N: code" entry of a bulk request's row that did
+// not succeed: N its index in the request from 0; a row never attempted (a
+// cancelled or halted batch) has the code unprocessed.
+func itemCode(o jobs.Outcome) string {
+	code := o.ErrorCode
+	if o.Status != jobs.StatusFailed {
+		code = jobs.StatusUnprocessed
+	}
+	return "item " + strconv.Itoa(o.Row-1) + ": " + code
+}
+
 // bulkAnswer reads a finished batch's ledger into seed 002's answer:
 // each row that did not succeed is "item N: code", N its index in the
 // request from 0; a row never attempted (a cancelled or halted batch) has
@@ -189,13 +203,10 @@ func (s *Service) wait(ctx context.Context, id string) (jobs.Meta, error) {
 func bulkAnswer(ctx context.Context, store *jobs.Store, id string) (BulkAnswer, error) {
 	ans := BulkAnswer{ErrorCodes: []string{}}
 	err := store.Ledger(ctx, id, func(o jobs.Outcome) error {
-		switch o.Status {
-		case jobs.StatusOK:
+		if o.Status == jobs.StatusOK {
 			ans.Successes++
-		case jobs.StatusFailed:
-			ans.ErrorCodes = append(ans.ErrorCodes, "item "+strconv.Itoa(o.Row-1)+": "+o.ErrorCode)
-		default:
-			ans.ErrorCodes = append(ans.ErrorCodes, "item "+strconv.Itoa(o.Row-1)+": "+jobs.StatusUnprocessed)
+		} else {
+			ans.ErrorCodes = append(ans.ErrorCodes, itemCode(o))
 		}
 		return nil
 	})

@@ -240,7 +240,7 @@ func TestBulkAsync(t *testing.T) {
 	st := b.waitState(t, acc.BatchID)
 	require.Equal(t, jobs.StateDone, st.State)
 	require.Equal(t, 2, st.Successes)
-	require.Equal(t, []string{"line 3: missing_field:user_id"}, st.ErrorCodes)
+	require.Equal(t, []string{"item 2: missing_field:user_id"}, st.ErrorCodes)
 	require.Equal(t, 3, st.Done)
 }
 
