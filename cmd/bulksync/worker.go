@@ -23,7 +23,7 @@ func runWorker(ctx context.Context, args []string, stderr io.Writer, getenv env,
 	fs.IntVar(&cfg.MaxAttempts, "max-attempts", 0, "most attempts of one row on transient API faults, 0 for no limit but --retry-for")
 	fs.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", 10*time.Second, "how long a shutdown waits for chunks in progress before handing them back")
 	fs.DurationVar(&af.timeout, "request-timeout", 30*time.Second, "timeout of one API request")
-	fs.Float64Var(&af.rateLimit, "rate-limit", 0, "most API requests per second, 0 for no limit")
+	fs.Float64Var(&af.rateLimit, "rate-limit", 0, "most API requests per second to the API host, shared through Redis by every worker with this setting; lowered on 429 and climbing back (0: no limit)")
 	metricsAddr := fs.String("metrics-addr", "", "serve Prometheus metrics at http://`HOST:PORT`/metrics (default: none)")
 	pos, err := parseFlags(fs, args)
 	if err != nil {
