@@ -70,6 +70,9 @@ type Result struct {
 	// stays as it was in the snapshot and is planned again next run.
 	Succeeded int `json:"succeeded"`
 	Failed    int `json:"failed"`
+	// Failures say why the batch's first failed rows failed: the key,
+	// its error code and the API's message.
+	Failures []string `json:"failures,omitempty"`
 	// Problems are the first invalid source rows.
 	Problems []Problem `json:"problems,omitempty"`
 }
@@ -167,8 +170,11 @@ func (r *Runner) send(ctx context.Context, s *Sync, plan *Plan, res *Result) err
 			}
 			if o.OK() {
 				res.Succeeded++
-			} else {
-				res.Failed++
+				return nil
+			}
+			res.Failed++
+			if len(res.Failures) < maxFailures {
+				res.Failures = append(res.Failures, failure(o))
 			}
 			return nil
 		})
@@ -177,6 +183,18 @@ func (r *Runner) send(ctx context.Context, s *Sync, plan *Plan, res *Result) err
 		}
 	}
 	return r.advance(context.WithoutCancel(ctx), s, schema, plan, ok)
+}
+
+// maxFailures is how many failed rows a run's result describes.
+const maxFailures = 20
+
+// failure describes a failed (or unprocessed) row of a run's batch.
+func failure(o jobs.Outcome) string {
+	code := cmp.Or(o.ErrorCode, o.Status)
+	if o.Message == "" {
+		return o.ExternalID + ": " + code
+	}
+	return o.ExternalID + ": " + code + ": " + o.Message
 }
 
 // snapshotBatch is how many snapshot writes go in one transaction.
