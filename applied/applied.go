@@ -42,6 +42,9 @@ type Store interface {
 	Get(ctx context.Context, ns, key string) (Record, bool, error)
 	// Put replaces the record of key.
 	Put(ctx context.Context, ns, key string, r Record) error
+	// Swap replaces the record of key and returns the one it replaced,
+	// and false when there was none, in one step.
+	Swap(ctx context.Context, ns, key string, r Record) (Record, bool, error)
 	// Delete forgets key; forgetting an unknown key is not an error.
 	Delete(ctx context.Context, ns, key string) error
 	// Scan calls fn with every record of ns, in no particular order, until

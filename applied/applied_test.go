@@ -56,6 +56,17 @@ func TestStores(t *testing.T) {
 			stop := errors.New("stop")
 			require.ErrorIs(t, s.Scan(ctx, "ns", func(string, applied.Record) error { return stop }), stop)
 
+			old, had, err := s.Swap(ctx, "ns", "k2", applied.Record{Intent: "tx-3"})
+			require.NoError(t, err)
+			require.True(t, had)
+			require.Equal(t, applied.Record{Intent: "tx-2"}, old)
+			_, had, err = s.Swap(ctx, "ns", "k9", applied.Record{Intent: "tx-9"})
+			require.NoError(t, err)
+			require.False(t, had)
+			got, _, err = s.Get(ctx, "ns", "k2")
+			require.NoError(t, err)
+			require.Equal(t, "tx-3", got.Intent)
+
 			require.NoError(t, s.Delete(ctx, "ns", "k1"))
 			require.NoError(t, s.Delete(ctx, "ns", "unknown"))
 			_, ok, err = s.Get(ctx, "ns", "k1")

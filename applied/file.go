@@ -123,6 +123,33 @@ func (f *File) Put(_ context.Context, ns, key string, r Record) error {
 	return nil
 }
 
+// Swap implements [Store].
+func (f *File) Swap(_ context.Context, ns, key string, r Record) (Record, bool, error) {
+	v, err := json.Marshal(r)
+	if err != nil {
+		return Record{}, false, fmt.Errorf("applied state of %s: %w", key, err)
+	}
+	var old Record
+	var found bool
+	err = f.db.Update(func(tx *bolt.Tx) error {
+		b, err := tx.CreateBucketIfNotExists([]byte(ns))
+		if err != nil {
+			return err
+		}
+		if prev := b.Get([]byte(key)); prev != nil {
+			found = true
+			if err := json.Unmarshal(prev, &old); err != nil {
+				return err
+			}
+		}
+		return b.Put([]byte(key), v)
+	})
+	if err != nil {
+		return Record{}, false, fmt.Errorf("store applied state of %s: %w", key, err)
+	}
+	return old, found, nil
+}
+
 // Delete implements [Store].
 func (f *File) Delete(_ context.Context, ns, key string) error {
 	err := f.db.Update(func(tx *bolt.Tx) error {

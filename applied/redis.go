@@ -53,6 +53,36 @@ func (s *Redis) Put(ctx context.Context, ns, key string, r Record) error {
 	return nil
 }
 
+// Swap implements [Store]: HGET and HSET in one transaction, one round
+// trip.
+func (s *Redis) Swap(ctx context.Context, ns, key string, r Record) (Record, bool, error) {
+	b, err := json.Marshal(r)
+	if err != nil {
+		return Record{}, false, fmt.Errorf("applied state of %s: %w", key, err)
+	}
+	var prev *redis.StringCmd
+	_, err = s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		prev = p.HGet(ctx, s.key(ns), key)
+		p.HSet(ctx, s.key(ns), key, b)
+		return nil
+	})
+	if err != nil && !errors.Is(err, redis.Nil) {
+		return Record{}, false, fmt.Errorf("store applied state of %s: %w", key, err)
+	}
+	old, err := prev.Bytes()
+	if errors.Is(err, redis.Nil) {
+		return Record{}, false, nil
+	}
+	if err != nil {
+		return Record{}, false, fmt.Errorf("applied state of %s: %w", key, err)
+	}
+	var rec Record
+	if err := json.Unmarshal(old, &rec); err != nil {
+		return Record{}, false, fmt.Errorf("applied state of %s: %w", key, err)
+	}
+	return rec, true, nil
+}
+
 // Delete implements [Store].
 func (s *Redis) Delete(ctx context.Context, ns, key string) error {
 	if err := s.rdb.HDel(ctx, s.key(ns), key).Err(); err != nil {

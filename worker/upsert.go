@@ -80,11 +80,8 @@ func (u *upsert[T]) run(ctx context.Context, w *Worker, tg target, dryRun bool, 
 			// is stored before it is sent: a create that takes effect is
 			// then known as this row's, with what it applied, whatever
 			// becomes of its answer.
-			old, had, err := tg.get(ctx, w)
+			old, had, err := tg.swap(ctx, w, applied.Record{Intent: tg.intent, Fields: u.fingerprints(nil, nil)})
 			if err != nil {
-				return err
-			}
-			if err := tg.put(ctx, w, applied.Record{Intent: tg.intent, Fields: u.fingerprints(nil, nil)}); err != nil {
 				return err
 			}
 			err = u.create(ctx)
@@ -175,6 +172,19 @@ func (u *upsert[T]) remember(ctx context.Context, w *Worker, tg target, st appli
 	}
 	maps.Copy(st.Fields, fps)
 	return tg.put(ctx, w, st)
+}
+
+// swap replaces the target's applied state and returns the one it
+// replaced.
+func (tg target) swap(ctx context.Context, w *Worker, st applied.Record) (applied.Record, bool, error) {
+	var old applied.Record
+	var had bool
+	err := w.call(ctx, func() error {
+		var err error
+		old, had, err = tg.store.Swap(ctx, tg.ns, tg.key, st)
+		return storeError(err)
+	})
+	return old, had, err
 }
 
 // put replaces the target's applied state.
