@@ -285,22 +285,31 @@ func (s *Store) Halt(ctx context.Context, id, reason string) error {
 }
 
 // startedScript returns when a chunk was first delivered, recording now
-// when it never was. KEYS: started. ARGV: chunk, now (Unix ms), retention
-// seconds.
+// when it never was, and 1 when this is that first delivery. KEYS:
+// started. ARGV: chunk, now (Unix ms), retention seconds.
 var startedScript = redis.NewScript(`
-redis.call('HSETNX', KEYS[1], ARGV[1], ARGV[2])
+local first = redis.call('HSETNX', KEYS[1], ARGV[1], ARGV[2])
 redis.call('EXPIRE', KEYS[1], ARGV[3])
-return redis.call('HGET', KEYS[1], ARGV[1])
+return {redis.call('HGET', KEYS[1], ARGV[1]), first}
 `)
 
-// ChunkStarted returns when a chunk of a batch was first delivered: now,
-// on its first delivery. Its rows' retry budget runs from then.
-func (s *Store) ChunkStarted(ctx context.Context, id string, chunk int) (time.Time, error) {
-	ms, err := startedScript.Run(ctx, s.rdb, []string{s.startedKey(id)}, chunk, time.Now().UnixMilli(), int(s.retention.Seconds())).Int64()
+// ChunkStarted returns when a chunk of a batch was first delivered (now,
+// on its first delivery; its rows' retry budget runs from then), and
+// whether this is its first delivery.
+func (s *Store) ChunkStarted(ctx context.Context, id string, chunk int) (time.Time, bool, error) {
+	res, err := startedScript.Run(ctx, s.rdb, []string{s.startedKey(id)}, chunk, time.Now().UnixMilli(), int(s.retention.Seconds())).Slice()
 	if err != nil {
-		return time.Time{}, fmt.Errorf("start chunk %d of batch %s: %w", chunk, id, err)
+		return time.Time{}, false, fmt.Errorf("start chunk %d of batch %s: %w", chunk, id, err)
 	}
-	return time.UnixMilli(ms), nil
+	var ms int64
+	if len(res) == 2 {
+		if v, ok := res[0].(string); ok {
+			ms, _ = strconv.ParseInt(v, 10, 64)
+		}
+		first, _ := res[1].(int64)
+		return time.UnixMilli(ms), first == 1, nil
+	}
+	return time.Time{}, false, fmt.Errorf("start chunk %d of batch %s: unexpected answer %v", chunk, id, res)
 }
 
 // Client returns the store's Redis client, and Prefix its key prefix, for

@@ -117,10 +117,14 @@ func TestRedeliveredCreateIsCreated(t *testing.T) {
 	existing := licenseRow("existing", nil)
 	id := b.enqueueLicenses(t, []row{r, existing})
 	seedRow(t, b.env.API, existing)
-	// What the killed delivery left: its intent (naming this run of the
-	// batch and the row), and the license it created.
+	// What the killed delivery left: the chunk's start, its intent
+	// (naming this run of the batch and the row), and the license it
+	// created.
 	meta, err := b.env.Store.Get(ctx, id)
 	require.NoError(t, err)
+	_, first, err := b.env.Store.ChunkStarted(ctx, id, 0)
+	require.NoError(t, err)
+	require.True(t, first)
 	st := appliedstate.NewRedis(b.env.Redis, b.env.Prefix)
 	ns := appliedstate.Namespace(b.env.APIURL, "program-licenses")
 	require.NoError(t, st.Put(ctx, ns, "redelivered", appliedstate.Record{Intent: id + "@" + strconv.FormatInt(meta.Created.UnixNano(), 36) + "/1"}))

@@ -189,9 +189,11 @@ func (w *Worker) assignmentApplier(kind dmapi.LicenseKind, subject subjectKind) 
 		case actionAssign:
 			// The API's call creates or updates.
 			u := &upsert[assignmentView]{
-				what:   "assignment",
-				find:   a.find,
-				diff:   func(cur *assignmentView, _ *applied.Record) (fieldDiff, error) { return a.diff(cur), nil },
+				what: "assignment",
+				find: a.find,
+				diff: func(cur *assignmentView, _ func() (*applied.Record, error)) (fieldDiff, error) {
+					return a.diff(cur), nil
+				},
 				create: a.assign,
 				update: func(ctx context.Context, _ *assignmentView, _ fieldDiff) error { return a.assign(ctx) },
 			}

@@ -158,7 +158,7 @@ func (w *Worker) applyGroupSuggestion(ctx context.Context, c *chunkInfo, row job
 				g.attempt++
 				return g.find(ctx)
 			},
-			diff: func(cur *dmapi.GroupSuggestion, _ *applied.Record) (fieldDiff, error) {
+			diff: func(cur *dmapi.GroupSuggestion, _ func() (*applied.Record, error)) (fieldDiff, error) {
 				return d.diff(cur), nil
 			},
 			create: write,

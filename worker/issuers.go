@@ -67,19 +67,27 @@ func (d *issuerRow) updateBody(changed fieldDiff) map[string]any {
 	return body
 }
 
-func (d *issuerRow) diff(cur *dmapi.Issuer, st *applied.Record) fieldDiff {
+func (d *issuerRow) diff(cur *dmapi.Issuer, state func() (*applied.Record, error)) (fieldDiff, error) {
 	var f fieldDiff
 	f.str("iconImage", &d.IconImage, cur.IconImage)
 	vals := d.unechoed()
 	for _, name := range issuerUnechoed {
-		if v, ok := vals[name]; ok && notEchoed(st, name, jsonValue(v), nil) {
+		v, ok := vals[name]
+		if !ok {
+			continue
+		}
+		unsent, err := notEchoed(state, name, jsonValue(v), nil)
+		if err != nil {
+			return nil, err
+		}
+		if unsent {
 			f = append(f, name)
 		}
 	}
 	if d.AllowedTemplateTags != nil && !slices.Equal(*d.AllowedTemplateTags, cur.AllowedTemplateTags) {
 		f = append(f, "allowed_template_tags")
 	}
-	return f
+	return f, nil
 }
 
 // sent returns the fingerprints of the unechoed fields a write sent: all
@@ -118,7 +126,7 @@ func (w *Worker) applyIssuer(ctx context.Context, c *chunkInfo, row jobs.ChunkRo
 		u := &upsert[dmapi.Issuer]{
 			what: fmt.Sprintf("issuer %q of org %q", d.EntityID, d.Org),
 			find: find,
-			diff: func(cur *dmapi.Issuer, st *applied.Record) (fieldDiff, error) { return d.diff(cur, st), nil },
+			diff: d.diff,
 			create: func(ctx context.Context) error {
 				_, err := w.api.CreateIssuer(ctx, d.Org, d.UserID, d.createBody())
 				return err

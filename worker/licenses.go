@@ -50,8 +50,8 @@ func (w *Worker) licenseApplier(kind dmapi.LicenseKind) applyFunc {
 				}
 				return w.api.FindLicense(ctx, kind, platform, row.Key)
 			},
-			diff: func(cur *dmapi.License, st *applied.Record) (fieldDiff, error) {
-				return licenseDiff(want, cur, st)
+			diff: func(cur *dmapi.License, state func() (*applied.Record, error)) (fieldDiff, error) {
+				return licenseDiff(want, cur, state)
 			},
 			create: func(ctx context.Context) error {
 				_, err := w.api.CreateLicense(ctx, kind, createBody(want, row.TransactionID))
@@ -109,7 +109,7 @@ func updateBody(kind dmapi.LicenseKind, want map[string]json.RawMessage, changed
 // licenseDiff returns the updatable fields whose wanted value differs from
 // the license's, in a stable order. A field the answer does not hold is
 // compared with what was last applied (st).
-func licenseDiff(want map[string]json.RawMessage, cur *dmapi.License, st *applied.Record) (fieldDiff, error) {
+func licenseDiff(want map[string]json.RawMessage, cur *dmapi.License, state func() (*applied.Record, error)) (fieldDiff, error) {
 	if raw, ok := want["program_key"]; ok && cur.ProgramKey != "" {
 		if pk := jsonString(raw); pk != cur.ProgramKey {
 			return nil, &errImmutable{field: "program_key", have: cur.ProgramKey, want: pk}
@@ -125,7 +125,13 @@ func licenseDiff(want map[string]json.RawMessage, cur *dmapi.License, st *applie
 			if differs(f, raw, cur) {
 				changed = append(changed, f)
 			}
-		} else if notEchoed(st, f, raw, nil) {
+			continue
+		}
+		unsent, err := notEchoed(state, f, raw, nil)
+		if err != nil {
+			return nil, err
+		}
+		if unsent {
 			changed = append(changed, f)
 		}
 	}

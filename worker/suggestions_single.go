@@ -55,7 +55,7 @@ func (w *Worker) applySingleSuggestion(ctx context.Context, c *chunkInfo, row jo
 			}
 			return w.findSuggestion(ctx, &d)
 		},
-		diff: func(cur *dmapi.Suggestion, _ *applied.Record) (fieldDiff, error) {
+		diff: func(cur *dmapi.Suggestion, _ func() (*applied.Record, error)) (fieldDiff, error) {
 			return d.diff(cur), nil
 		},
 		create: write,

@@ -27,9 +27,9 @@ import (
 type upsert[T any] struct {
 	// find looks the row's record up; nil when absent.
 	find func(ctx context.Context) (*T, error)
-	// diff names the fields the row would change. It may consult the
-	// applied state for fields the record does not hold.
-	diff func(cur *T, st *applied.Record) (fieldDiff, error)
+	// diff names the fields the row would change. For fields the record
+	// does not hold it consults the applied state, which state reads.
+	diff func(cur *T, state func() (*applied.Record, error)) (fieldDiff, error)
 	// create creates the record; nil when the row may only update one
 	// that exists (absent, the row fails with not_found).
 	create func(ctx context.Context) error
@@ -48,6 +48,9 @@ type target struct {
 	store   applied.Store
 	ns, key string
 	intent  string // names the row in its batch: its write intent
+	// redelivered: the chunk was delivered before, so a record the row
+	// finds may be its own create (its intent says).
+	redelivered bool
 }
 
 // target returns a row's place in the applied-state store. The intent is
@@ -56,7 +59,7 @@ type target struct {
 func (w *Worker) target(c *chunkInfo, row jobs.ChunkRow) target {
 	return target{
 		store: w.applied, ns: applied.Namespace(w.api.BaseURL(), c.Kind), key: row.Key,
-		intent: c.run + "/" + strconv.Itoa(row.Row),
+		intent: c.run + "/" + strconv.Itoa(row.Row), redelivered: c.redelivered,
 	}
 }
 
@@ -112,14 +115,30 @@ func (u *upsert[T]) run(ctx context.Context, w *Worker, tg target, dryRun bool, 
 			}
 			cur = found
 		}
-		st, _, err := tg.get(ctx, w)
-		if err != nil {
-			return err
+		// The applied state is read only when needed: for fields the
+		// record does not hold, and for the intent of a chunk delivered
+		// before (on a first delivery, a record found was not made by it).
+		var st applied.Record
+		loaded := false
+		state := func() (*applied.Record, error) {
+			if !loaded {
+				var err error
+				if st, _, err = tg.get(ctx, w); err != nil {
+					return nil, err
+				}
+				loaded = true
+			}
+			return &st, nil
 		}
-		if st.Intent == tg.intent {
-			lost = cmp.Or(lost, jobs.ActionCreated) // this row's create took effect in an earlier delivery
+		if tg.redelivered {
+			if _, err := state(); err != nil {
+				return err
+			}
+			if st.Intent == tg.intent {
+				lost = cmp.Or(lost, jobs.ActionCreated) // this row's create took effect in an earlier delivery
+			}
 		}
-		changed, err := u.diff(cur, &st)
+		changed, err := u.diff(cur, state)
 		if err != nil {
 			return err
 		}
@@ -142,7 +161,7 @@ func (u *upsert[T]) run(ctx context.Context, w *Worker, tg target, dryRun bool, 
 			return err
 		}
 		out.Action, out.Message = cmp.Or(lost, jobs.ActionUpdated), changed.updated()
-		return u.remember(ctx, w, tg, st, cur, changed)
+		return u.remember(ctx, w, tg, state, cur, changed)
 	})
 }
 
@@ -161,17 +180,22 @@ func (u *upsert[T]) fingerprints(cur *T, changed fieldDiff) map[string]string {
 
 // remember stores the fingerprints of what a successful update sent that
 // the API does not echo, beside those of earlier writes.
-func (u *upsert[T]) remember(ctx context.Context, w *Worker, tg target, st applied.Record, cur *T, changed fieldDiff) error {
+func (u *upsert[T]) remember(ctx context.Context, w *Worker, tg target, state func() (*applied.Record, error), cur *T, changed fieldDiff) error {
 	fps := u.fingerprints(cur, changed)
 	if len(fps) == 0 {
 		return nil
 	}
-	st.Fields = maps.Clone(st.Fields)
-	if st.Fields == nil {
-		st.Fields = map[string]string{}
+	st, err := state()
+	if err != nil {
+		return err
 	}
-	maps.Copy(st.Fields, fps)
-	return tg.put(ctx, w, st)
+	rec := *st
+	rec.Fields = maps.Clone(rec.Fields)
+	if rec.Fields == nil {
+		rec.Fields = map[string]string{}
+	}
+	maps.Copy(rec.Fields, fps)
+	return tg.put(ctx, w, rec)
 }
 
 // swap replaces the target's applied state and returns the one it
@@ -217,10 +241,14 @@ func storeError(err error) error {
 // notEchoed compares a field that the API's answer may not hold: with the
 // answer's value when it holds the field (have is not nil), else with the
 // fingerprint of what was last applied, else (never applied) it differs.
-func notEchoed(st *applied.Record, field string, want json.RawMessage, have json.RawMessage) bool {
+func notEchoed(state func() (*applied.Record, error), field string, want json.RawMessage, have json.RawMessage) (bool, error) {
 	if have != nil {
-		return !sameJSON(want, have)
+		return !sameJSON(want, have), nil
+	}
+	st, err := state()
+	if err != nil {
+		return false, err
 	}
 	fp, ok := st.Fields[field]
-	return !ok || fp != applied.Fingerprint(want)
+	return !ok || fp != applied.Fingerprint(want), nil
 }

@@ -65,9 +65,12 @@ type chunkInfo struct {
 	// in-process Redis) gets the same id but another run, so that
 	// nothing a worker remembers of the earlier run (snapshots, write
 	// intents) is taken for this one's.
-	run   string
-	total int          // rows in the batch
-	watch *cancelWatch // tells that the batch was cancelled; nil: not watched
+	run string
+	// redelivered says that the chunk was delivered before: a record its
+	// rows find may be one an earlier delivery created.
+	redelivered bool
+	total       int          // rows in the batch
+	watch       *cancelWatch // tells that the batch was cancelled; nil: not watched
 }
 
 // Worker works chunk tasks. Create it with [New].
@@ -220,11 +223,11 @@ func (w *Worker) ProcessTask(ctx context.Context, t *asynq.Task) error {
 	if len(pending) == 0 {
 		return nil
 	}
-	started, err := w.store.ChunkStarted(ctx, p.BatchID, p.Chunk)
+	started, first, err := w.store.ChunkStarted(ctx, p.BatchID, p.Chunk)
 	if err != nil {
 		return err
 	}
-	info := &chunkInfo{ChunkPayload: &p, run: p.BatchID + "@" + strconv.FormatInt(meta.Created.UnixNano(), 36), total: meta.Total}
+	info := &chunkInfo{ChunkPayload: &p, run: p.BatchID + "@" + strconv.FormatInt(meta.Created.UnixNano(), 36), total: meta.Total, redelivered: !first}
 	defer w.watchCancel(ctx, info).end()
 	recs := &chunkRecords{}
 	err = apply(withDeadline(ctx, started.Add(w.cfg.RetryFor)), info, pending, func(outs ...jobs.Outcome) error { return w.record(ctx, &p, recs, outs) })
