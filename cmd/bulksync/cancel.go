@@ -15,19 +15,15 @@ import (
 func runCancel(ctx context.Context, args []string, stdout io.Writer, getenv env) error {
 	fs := flag.NewFlagSet("cancel", flag.ContinueOnError)
 	flagUsage(fs, "bulksync cancel BATCH_ID")
-	pos, err := parseFlags(fs, args)
+	id, err := batchArg(fs, args)
 	if err != nil {
 		return err
-	}
-	if len(pos) != 1 {
-		return usagef("want exactly one BATCH_ID, got %d arguments", len(pos))
 	}
 	rt := &runtime{}
 	defer rt.close()
 	if err := openRedis(ctx, rt, getenv, false); err != nil {
 		return err
 	}
-	id := pos[0]
 	prev, err := rt.store.Cancel(ctx, id)
 	switch {
 	case errors.Is(err, jobs.ErrBatchNotFound):

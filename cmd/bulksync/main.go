@@ -181,6 +181,18 @@ func parseFlags(fs *flag.FlagSet, args []string) ([]string, error) {
 }
 
 // flagUsage sets a flag set's usage text.
+// batchArg parses a command's flags and its one argument, a batch id.
+func batchArg(fs *flag.FlagSet, args []string) (string, error) {
+	pos, err := parseFlags(fs, args)
+	if err != nil {
+		return "", err
+	}
+	if len(pos) != 1 {
+		return "", usagef("want exactly one BATCH_ID, got %d arguments", len(pos))
+	}
+	return pos[0], nil
+}
+
 func flagUsage(fs *flag.FlagSet, synopsis string) {
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage: %s\n\nFlags:\n", synopsis)

@@ -14,22 +14,19 @@ func runReport(ctx context.Context, args []string, stdout, stderr io.Writer, get
 	var out report.Outputs
 	fs.StringVar(&out.Summary, "summary", "", "write the summary JSON to `FILE`")
 	fs.StringVar(&out.Results, "results", "", "write one result per row to `FILE` (CSV, or JSON lines when it ends in .jsonl)")
-	pos, err := parseFlags(fs, args)
+	id, err := batchArg(fs, args)
 	if err != nil {
 		return err
-	}
-	if len(pos) != 1 {
-		return usagef("want exactly one BATCH_ID, got %d arguments", len(pos))
 	}
 	rt := &runtime{}
 	defer rt.close()
 	if err := openRedis(ctx, rt, getenv, false); err != nil {
 		return err
 	}
-	if _, err := rt.store.Get(ctx, pos[0]); err != nil {
+	if _, err := rt.store.Get(ctx, id); err != nil {
 		return usageError{err}
 	}
-	sum, err := writeReports(ctx, rt.store, pos[0], out, stdout, stderr)
+	sum, err := writeReports(ctx, rt.store, id, out, stdout, stderr)
 	if err != nil {
 		return err
 	}
