@@ -118,6 +118,11 @@ func (s *Service) routes() {
 		s.handle("/metrics", false, s.cfg.Metrics.ServeHTTP)
 	}
 	s.handle(BulkPath+"{$}", true, s.bulk)
+	// Without it, the mux would answer the path without its trailing
+	// slash with a redirect page, which a POST cannot follow.
+	s.handle(strings.TrimSuffix(BulkPath, "/"), true, func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, http.StatusNotFound, codeNotFound, "no endpoint at "+r.URL.Path+": the bulk endpoint's path ends with a slash, "+BulkPath)
+	})
 	s.handle("/v1/imports", true, s.imports)
 	s.handle("/v1/batches", true, s.listBatches)
 	s.handle("/v1/batches/{id}", true, s.batch)

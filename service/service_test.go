@@ -492,3 +492,12 @@ func TestReadyzBounded(t *testing.T) {
 	require.NoError(t, json.NewDecoder(resp.Body).Decode(&e))
 	require.Equal(t, "unavailable", e["code"])
 }
+
+func TestBulkPathWithoutSlash(t *testing.T) {
+	t.Parallel()
+	b := setup(t, service.Config{}, sandbox.Config{})
+	code, h, data := b.do(t, http.MethodPost, strings.TrimSuffix(service.BulkPath, "/"), strings.NewReader(bulkBody()))
+	require.Equal(t, http.StatusNotFound, code, "%s", data)
+	require.Contains(t, h.Get("Content-Type"), "application/json")
+	require.Contains(t, string(data), `"code":"not_found"`)
+}
