@@ -45,6 +45,9 @@ type Store interface {
 	// Swap replaces the record of key and returns the one it replaced,
 	// and false when there was none, in one step.
 	Swap(ctx context.Context, ns, key string, r Record) (Record, bool, error)
+	// SwapMany is Swap of several keys of ns in one step: it returns the
+	// records it replaced by key (a key that had none is absent).
+	SwapMany(ctx context.Context, ns string, recs map[string]Record) (map[string]Record, error)
 	// Delete forgets key; forgetting an unknown key is not an error.
 	Delete(ctx context.Context, ns, key string) error
 	// Scan calls fn with every record of ns, in no particular order, until

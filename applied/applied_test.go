@@ -67,6 +67,13 @@ func TestStores(t *testing.T) {
 			require.NoError(t, err)
 			require.Equal(t, "tx-3", got.Intent)
 
+			olds, err := s.SwapMany(ctx, "ns", map[string]applied.Record{"k2": {Intent: "tx-4"}, "k8": {Intent: "tx-8"}})
+			require.NoError(t, err)
+			require.Equal(t, map[string]applied.Record{"k2": {Intent: "tx-3"}}, olds)
+			got, _, err = s.Get(ctx, "ns", "k8")
+			require.NoError(t, err)
+			require.Equal(t, "tx-8", got.Intent)
+
 			require.NoError(t, s.Delete(ctx, "ns", "k1"))
 			require.NoError(t, s.Delete(ctx, "ns", "unknown"))
 			_, ok, err = s.Get(ctx, "ns", "k1")

@@ -150,6 +150,38 @@ func (f *File) Swap(_ context.Context, ns, key string, r Record) (Record, bool, 
 	return old, found, nil
 }
 
+// SwapMany implements [Store]: one transaction.
+func (f *File) SwapMany(_ context.Context, ns string, recs map[string]Record) (map[string]Record, error) {
+	olds := map[string]Record{}
+	err := f.db.Update(func(tx *bolt.Tx) error {
+		b, err := tx.CreateBucketIfNotExists([]byte(ns))
+		if err != nil {
+			return err
+		}
+		for key, r := range recs {
+			v, err := json.Marshal(r)
+			if err != nil {
+				return err
+			}
+			if prev := b.Get([]byte(key)); prev != nil {
+				var old Record
+				if err := json.Unmarshal(prev, &old); err != nil {
+					return err
+				}
+				olds[key] = old
+			}
+			if err := b.Put([]byte(key), v); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("store applied state: %w", err)
+	}
+	return olds, nil
+}
+
 // Delete implements [Store].
 func (f *File) Delete(_ context.Context, ns, key string) error {
 	err := f.db.Update(func(tx *bolt.Tx) error {

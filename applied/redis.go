@@ -83,6 +83,41 @@ func (s *Redis) Swap(ctx context.Context, ns, key string, r Record) (Record, boo
 	return rec, true, nil
 }
 
+// SwapMany implements [Store]: one MULTI/EXEC round trip.
+func (s *Redis) SwapMany(ctx context.Context, ns string, recs map[string]Record) (map[string]Record, error) {
+	prev := make(map[string]*redis.StringCmd, len(recs))
+	_, err := s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		for key, r := range recs {
+			b, err := json.Marshal(r)
+			if err != nil {
+				return fmt.Errorf("applied state of %s: %w", key, err)
+			}
+			prev[key] = p.HGet(ctx, s.key(ns), key)
+			p.HSet(ctx, s.key(ns), key, b)
+		}
+		return nil
+	})
+	if err != nil && !errors.Is(err, redis.Nil) {
+		return nil, fmt.Errorf("store applied state: %w", err)
+	}
+	olds := map[string]Record{}
+	for key, cmd := range prev {
+		b, err := cmd.Bytes()
+		if errors.Is(err, redis.Nil) {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("applied state of %s: %w", key, err)
+		}
+		var rec Record
+		if err := json.Unmarshal(b, &rec); err != nil {
+			return nil, fmt.Errorf("applied state of %s: %w", key, err)
+		}
+		olds[key] = rec
+	}
+	return olds, nil
+}
+
 // Delete implements [Store].
 func (s *Redis) Delete(ctx context.Context, ns, key string) error {
 	if err := s.rdb.HDel(ctx, s.key(ns), key).Err(); err != nil {

@@ -62,13 +62,10 @@ func (w *Worker) licenseApplier(kind dmapi.LicenseKind) applyFunc {
 				return err
 			},
 			sent: func(cur *dmapi.License, changed fieldDiff) map[string]string {
-				fps := map[string]string{}
 				if cur == nil {
-					if raw, ok := want["enrollment_config"]; ok {
-						fps["enrollment_config"] = applied.Fingerprint(raw)
-					}
-					return fps
+					return licenseCreateFingerprints(want)
 				}
+				fps := map[string]string{}
 				for _, f := range changed {
 					if !licenseEchoes(cur, f) {
 						fps[f] = applied.Fingerprint(want[f])
@@ -80,6 +77,65 @@ func (w *Worker) licenseApplier(kind dmapi.LicenseKind) applyFunc {
 		attempts, err := u.run(ctx, w, w.target(p, row), p.DryRun, &out)
 		return finish(ctx, out, attempts, err)
 	}
+}
+
+// licenseCreateFingerprints are the fingerprints of what a license's
+// create sends that the API does not echo.
+func licenseCreateFingerprints(want map[string]json.RawMessage) map[string]string {
+	fps := map[string]string{}
+	if raw, ok := want["enrollment_config"]; ok {
+		fps["enrollment_config"] = applied.Fingerprint(raw)
+	}
+	return fps
+}
+
+// licenseChunks applies a chunk of license rows one by one, after writing
+// in one round trip the write intents of the rows that the platform's
+// snapshot shows absent (those the rows would each write before their
+// create).
+func (w *Worker) licenseChunks(kind dmapi.LicenseKind) chunkFunc {
+	apply := perRow(w.licenseApplier(kind))
+	return func(ctx context.Context, c *chunkInfo, rows []jobs.ChunkRow, record recordFunc) error {
+		if !c.DryRun {
+			c.intents = w.chunkIntents(ctx, c, kind, rows)
+		}
+		return apply(ctx, c, rows, record)
+	}
+}
+
+// chunkIntents writes the intents of the rows of a chunk whose license the
+// snapshot lacks, and returns them by key; nil when there is no snapshot,
+// no such row, or the write failed (each row then writes its own).
+func (w *Worker) chunkIntents(ctx context.Context, c *chunkInfo, kind dmapi.LicenseKind, rows []jobs.ChunkRow) map[string]*swapped {
+	recs := map[string]applied.Record{}
+	for _, row := range rows {
+		var want map[string]json.RawMessage
+		if json.Unmarshal(row.Data, &want) != nil {
+			continue
+		}
+		snap := w.licenseSnapshot(ctx, licenseSnapshotKey{c.run, jsonString(want["platform_key"]), kind}, c.total)
+		if snap == nil || snap.byID[row.Key] != nil {
+			continue
+		}
+		rec := applied.Record{Intent: w.target(c, row).intent}
+		if fps := licenseCreateFingerprints(want); len(fps) > 0 {
+			rec.Fields = fps
+		}
+		recs[row.Key] = rec
+	}
+	if len(recs) == 0 {
+		return nil
+	}
+	olds, err := w.applied.SwapMany(ctx, applied.Namespace(w.api.BaseURL(), c.Kind), recs)
+	if err != nil {
+		return nil
+	}
+	written := make(map[string]*swapped, len(recs))
+	for key := range recs {
+		old, had := olds[key]
+		written[key] = &swapped{old: old, had: had}
+	}
+	return written
 }
 
 // createBody is the row plus its transaction id.

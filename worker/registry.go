@@ -22,8 +22,8 @@ type registration struct {
 // refuses to start when the two lists disagree.
 func registry() []registration {
 	return []registration{
-		{importers.ProgramLicenses, func(w *Worker) chunkFunc { return perRow(w.licenseApplier(dmapi.ProgramLicense)) }, true},
-		{importers.UserLicenses, func(w *Worker) chunkFunc { return perRow(w.licenseApplier(dmapi.UserLicense)) }, true},
+		{importers.ProgramLicenses, func(w *Worker) chunkFunc { return w.licenseChunks(dmapi.ProgramLicense) }, true},
+		{importers.UserLicenses, func(w *Worker) chunkFunc { return w.licenseChunks(dmapi.UserLicense) }, true},
 		{importers.ProgramGroupAssignments, func(w *Worker) chunkFunc { return perRow(w.assignmentApplier(dmapi.ProgramLicense, groupSubject)) }, false},
 		{importers.UserGroupAssignments, func(w *Worker) chunkFunc { return perRow(w.assignmentApplier(dmapi.UserLicense, groupSubject)) }, false},
 		{importers.ProgramUserAssignments, func(w *Worker) chunkFunc { return perRow(w.assignmentApplier(dmapi.ProgramLicense, userSubject)) }, false},

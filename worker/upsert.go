@@ -51,6 +51,15 @@ type target struct {
 	// redelivered: the chunk was delivered before, so a record the row
 	// finds may be its own create (its intent says).
 	redelivered bool
+	// written, when not nil, is the row's intent already written with its
+	// chunk's, and the record it replaced.
+	written *swapped
+}
+
+// swapped is an applied-state record replaced by a write intent.
+type swapped struct {
+	old applied.Record
+	had bool
 }
 
 // target returns a row's place in the applied-state store. The intent is
@@ -60,6 +69,7 @@ func (w *Worker) target(c *chunkInfo, row jobs.ChunkRow) target {
 	return target{
 		store: w.applied, ns: applied.Namespace(w.api.BaseURL(), c.Kind), key: row.Key,
 		intent: c.run + "/" + strconv.Itoa(row.Row), redelivered: c.redelivered,
+		written: c.intents[row.Key],
 	}
 }
 
@@ -83,11 +93,14 @@ func (u *upsert[T]) run(ctx context.Context, w *Worker, tg target, dryRun bool, 
 			// is stored before it is sent: a create that takes effect is
 			// then known as this row's, with what it applied, whatever
 			// becomes of its answer.
-			old, had, err := tg.swap(ctx, w, applied.Record{Intent: tg.intent, Fields: u.fingerprints(nil, nil)})
-			if err != nil {
-				return err
+			if tg.written == nil {
+				old, had, err := tg.swap(ctx, w, applied.Record{Intent: tg.intent, Fields: u.fingerprints(nil, nil)})
+				if err != nil {
+					return err
+				}
+				tg.written = &swapped{old: old, had: had}
 			}
-			err = u.create(ctx)
+			err := u.create(ctx)
 			if err == nil {
 				out.Action = jobs.ActionCreated
 				return nil
@@ -107,7 +120,8 @@ func (u *upsert[T]) run(ctx context.Context, w *Worker, tg target, dryRun bool, 
 			if found == nil {
 				return err
 			}
-			if !had {
+			old := tg.written.old
+			if !tg.written.had {
 				old = applied.Record{}
 			}
 			if err := tg.put(ctx, w, old); err != nil {

@@ -69,8 +69,11 @@ type chunkInfo struct {
 	// redelivered says that the chunk was delivered before: a record its
 	// rows find may be one an earlier delivery created.
 	redelivered bool
-	total       int          // rows in the batch
-	watch       *cancelWatch // tells that the batch was cancelled; nil: not watched
+	// intents are the write intents written for the chunk's rows at once,
+	// by key, with the records they replaced.
+	intents map[string]*swapped
+	total   int          // rows in the batch
+	watch   *cancelWatch // tells that the batch was cancelled; nil: not watched
 }
 
 // Worker works chunk tasks. Create it with [New].
