@@ -126,7 +126,7 @@ func (w *Worker) chunkIntents(ctx context.Context, c *chunkInfo, kind dmapi.Lice
 	if len(recs) == 0 {
 		return nil
 	}
-	olds, err := w.applied.SwapMany(ctx, applied.Namespace(w.api.BaseURL(), c.Kind), recs)
+	olds, err := w.applied.SwapMany(ctx, c.ns, recs)
 	if err != nil {
 		return nil
 	}

@@ -67,7 +67,7 @@ type swapped struct {
 // transaction id may be the same in every batch that imports it.
 func (w *Worker) target(c *chunkInfo, row jobs.ChunkRow) target {
 	return target{
-		store: w.applied, ns: applied.Namespace(w.api.BaseURL(), c.Kind), key: row.Key,
+		store: w.applied, ns: c.ns, key: row.Key,
 		intent: c.run + "/" + strconv.Itoa(row.Row), redelivered: c.redelivered,
 		written: c.intents[row.Key],
 	}
@@ -120,11 +120,7 @@ func (u *upsert[T]) run(ctx context.Context, w *Worker, tg target, dryRun bool, 
 			if found == nil {
 				return err
 			}
-			old := tg.written.old
-			if !tg.written.had {
-				old = applied.Record{}
-			}
-			if err := tg.put(ctx, w, old); err != nil {
+			if err := tg.restore(ctx, w, *tg.written); err != nil {
 				return err
 			}
 			cur = found
@@ -223,6 +219,15 @@ func (tg target) swap(ctx context.Context, w *Worker, st applied.Record) (applie
 		return storeError(err)
 	})
 	return old, had, err
+}
+
+// restore puts back the applied state an intent replaced: the old record,
+// or none.
+func (tg target) restore(ctx context.Context, w *Worker, sw swapped) error {
+	if !sw.had {
+		return w.call(ctx, func() error { return storeError(tg.store.Delete(ctx, tg.ns, tg.key)) })
+	}
+	return tg.put(ctx, w, sw.old)
 }
 
 // put replaces the target's applied state.

@@ -69,6 +69,8 @@ type chunkInfo struct {
 	// redelivered says that the chunk was delivered before: a record its
 	// rows find may be one an earlier delivery created.
 	redelivered bool
+	// ns is the applied-state namespace of the chunk's kind on the API.
+	ns string
 	// intents are the write intents written for the chunk's rows at once,
 	// by key, with the records they replaced.
 	intents map[string]*swapped
@@ -230,7 +232,10 @@ func (w *Worker) ProcessTask(ctx context.Context, t *asynq.Task) error {
 	if err != nil {
 		return err
 	}
-	info := &chunkInfo{ChunkPayload: &p, run: p.BatchID + "@" + strconv.FormatInt(meta.Created.UnixNano(), 36), total: meta.Total, redelivered: !first}
+	info := &chunkInfo{
+		ChunkPayload: &p, run: p.BatchID + "@" + strconv.FormatInt(meta.Created.UnixNano(), 36),
+		ns: applied.Namespace(w.api.BaseURL(), p.Kind), total: meta.Total, redelivered: !first,
+	}
 	defer w.watchCancel(ctx, info).end()
 	recs := &chunkRecords{}
 	err = apply(withDeadline(ctx, started.Add(w.cfg.RetryFor)), info, pending, func(outs ...jobs.Outcome) error { return w.record(ctx, &p, recs, outs) })
