@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/csv"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -179,7 +180,10 @@ func runSync(ctx context.Context, args []string, stdout, stderr io.Writer, geten
 func syncErr(err error) error {
 	var ce *mapping.ColumnError
 	var fe *importers.FileError
-	if errors.As(err, &ce) || errors.As(err, &fe) || errors.Is(err, hrsync.ErrNoSource) || errors.Is(err, fs.ErrNotExist) {
+	var pe *csv.ParseError
+	var se *json.SyntaxError
+	if errors.As(err, &ce) || errors.As(err, &fe) || errors.As(err, &pe) || errors.As(err, &se) ||
+		errors.Is(err, hrsync.ErrNoSource) || errors.Is(err, fs.ErrNotExist) {
 		return usageError{err}
 	}
 	return err

@@ -63,6 +63,14 @@ func TestSyncMissingSourceFileIsAUsageError(t *testing.T) {
 	}
 }
 
+func TestSyncBrokenSourceHeaderIsAUsageError(t *testing.T) {
+	t.Parallel()
+	dir, c := syncDir(t)
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "hris-export.csv"), []byte("\"Employee ID,Work Email\n1,a@example.com\n"), 0o600))
+	code := c.run(t, "sync", "plan", "hr-nightly", "--config", filepath.Join(dir, "hris-sync.yaml"))
+	require.Equal(t, exitUsage, code, c.stderr.String())
+}
+
 // A sync run against the in-process sandbox keeps its snapshot apart from
 // the default state file: pointed at a real API afterwards, the same sync
 // plans every key again instead of trusting the sandbox's run.
