@@ -25,24 +25,6 @@ type Issuer struct {
 	AllowedTemplateTags []string        `json:"allowed_template_tags,omitempty"`
 }
 
-// IssuerQuery filters and pages an issuer list.
-type IssuerQuery struct {
-	Q      string // name search
-	Limit  int    // 0 = the API's default (50); at most 1000
-	Offset int
-}
-
-// IssuerPage is one page of issuers.
-type IssuerPage struct {
-	Count       int      `json:"count"`
-	Next        string   `json:"next"`
-	Previous    string   `json:"previous"`
-	Data        []Issuer `json:"data"`
-	NumPages    int      `json:"num_pages"`
-	PageNumber  int      `json:"page_number"`
-	MaxPageSize int      `json:"max_page_size"`
-}
-
 // issuersPath is the escaped path of an org user's issuers.
 func issuersPath(org, user string) (string, error) {
 	if org == "" || user == "" {
@@ -107,39 +89,6 @@ func requireIssuer(op string, data json.RawMessage) (*Issuer, error) {
 		err = &Error{Op: op, Err: errors.New("the answer holds no issuer")}
 	}
 	return is, err
-}
-
-// ListIssuers returns one page of an org's issuers. user is the numeric
-// user id or the username the request acts as.
-func (c *Client) ListIssuers(ctx context.Context, org, user string, q IssuerQuery) (IssuerPage, error) {
-	const op = "list issuers"
-	path, err := issuersPath(org, user)
-	if err != nil {
-		return IssuerPage{}, fmt.Errorf("%s: %w", op, err)
-	}
-	v := url.Values{}
-	setStr(v, "q", q.Q)
-	setInt(v, "limit", int64(q.Limit))
-	setInt(v, "offset", int64(q.Offset))
-	var raw json.RawMessage
-	if err := c.do(ctx, op, http.MethodGet, path, v, nil, &raw); err != nil {
-		return IssuerPage{}, err
-	}
-	var p IssuerPage
-	data := bytes.TrimSpace(unwrap(raw))
-	switch {
-	case len(data) == 0:
-		return p, nil
-	case data[0] == '[':
-		err = json.Unmarshal(data, &p.Data)
-		p.Count = len(p.Data)
-	default:
-		err = json.Unmarshal(data, &p)
-	}
-	if err != nil {
-		return IssuerPage{}, &Error{Op: op, Err: fmt.Errorf("decode answer: %w", err)}
-	}
-	return p, nil
 }
 
 // GetIssuer returns an issuer by entity id (or org identifier), or nil, nil

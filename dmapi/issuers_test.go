@@ -64,31 +64,6 @@ func TestIssuers(t *testing.T) {
 			require.Equal(t, want, updated)
 			require.Equal(t, http.MethodPut, b.last(t).method)
 
-			for _, lt := range []struct {
-				name      string
-				q         dmapi.IssuerQuery
-				wantIDs   []string
-				wantCount int
-				wantNext  bool
-			}{
-				{"All", dmapi.IssuerQuery{}, []string{"iss-1", "iss-2"}, 2, false},
-				{"SearchByServerName", dmapi.IssuerQuery{Q: "EAST"}, []string{"iss-1", "iss-2"}, 2, false},
-				{"SearchBySentName", dmapi.IssuerQuery{Q: "university"}, nil, 0, false},
-				{"Paged", dmapi.IssuerQuery{Limit: 1}, []string{"iss-1"}, 2, true},
-				{"Offset", dmapi.IssuerQuery{Limit: 1, Offset: 1}, []string{"iss-2"}, 2, false},
-			} {
-				p, err := b.api.ListIssuers(ctx, org, user, lt.q)
-				require.NoError(t, err, lt.name)
-				var ids []string
-				for _, is := range p.Data {
-					ids = append(ids, is.EntityID)
-				}
-				require.Equal(t, lt.wantIDs, ids, lt.name)
-				require.Equal(t, lt.wantCount, p.Count, lt.name)
-				require.Equal(t, lt.wantNext, p.Next != "", lt.name)
-				require.Equal(t, 1000, p.MaxPageSize, lt.name)
-			}
-
 			// Another org does not see the issuer.
 			other, err := b.api.GetIssuer(ctx, "other", user, "iss-1")
 			require.NoError(t, err)
@@ -131,8 +106,6 @@ func TestIssuerRequestsRefused(t *testing.T) {
 		_, err := b.api.CreateIssuer(ctx, "acme", tt.user, tt.body)
 		requireStatus(t, err, tt.status, dmapi.Permanent)
 	}
-	_, err = b.api.ListIssuers(ctx, "acme", "undefined", dmapi.IssuerQuery{})
-	requireStatus(t, err, http.StatusNotFound, dmapi.Permanent)
 }
 
 func TestIssuerArgumentsRequired(t *testing.T) {
@@ -143,7 +116,6 @@ func TestIssuerArgumentsRequired(t *testing.T) {
 		"DeleteNoEntity": b.api.DeleteIssuer(ctx, "acme", "ops", ""),
 		"DeleteNoOrg":    b.api.DeleteIssuer(ctx, "", "ops", "iss-1"),
 		"GetNoUser":      func() error { _, err := b.api.GetIssuer(ctx, "acme", "", "iss-1"); return err }(),
-		"ListNoOrg":      func() error { _, err := b.api.ListIssuers(ctx, "", "ops", dmapi.IssuerQuery{}); return err }(),
 	} {
 		require.Error(t, err, name)
 		require.Equal(t, dmapi.Permanent, dmapi.ClassOf(err), name)
@@ -190,20 +162,6 @@ func TestIssuerAnswerShapes(t *testing.T) {
 			require.Equal(t, tt.want, got)
 		})
 	}
-
-	t.Run("ListShapes", func(t *testing.T) {
-		t.Parallel()
-		for _, answer := range []string{
-			`{"status": ` + status + `, "result": {"count": 1, "next": null, "previous": null, "data": [` + issuer + `], "num_pages": 1, "page_number": 1, "max_page_size": 1000}}`,
-			`{"count": 1, "next": null, "previous": null, "data": [` + issuer + `]}`,
-			`[` + issuer + `]`,
-		} {
-			p, err := fixedAnswer(t, http.StatusOK, answer).ListIssuers(t.Context(), "acme", "ops", dmapi.IssuerQuery{})
-			require.NoError(t, err, answer)
-			require.Equal(t, 1, p.Count, answer)
-			require.Equal(t, []dmapi.Issuer{*want}, p.Data, answer)
-		}
-	})
 
 	t.Run("DeleteStatuses", func(t *testing.T) {
 		t.Parallel()

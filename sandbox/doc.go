@@ -184,7 +184,7 @@
 // Stats keys: program_licenses, user_licenses, program_group_assignments,
 // user_group_assignments, program_user_assignments, user_user_assignments,
 // program_suggestions, group_suggestions, issuers, uipath_group_allocations,
-// history, creates, updates, deletes, requests, faults, outage_answers and
-// by_endpoint ("METHOD /path/" of every endpoint, 0 until called, with
+// history, creates, updates, deletes, requests, faults, outage_answers,
+// throttled (429s of --rate-limit) and by_endpoint ("METHOD /path/" of every endpoint, 0 until called, with
 // wildcards such as {org} left in).
 package sandbox
