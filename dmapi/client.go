@@ -125,7 +125,7 @@ func (c *Client) doStatus(ctx context.Context, op, method, path string, query ur
 	// the API.
 	if c.limiter != nil {
 		if err := c.limiter.Wait(ctx); err != nil {
-			return 0, &Error{Op: op, Err: fmt.Errorf("rate limiter: %w", err)}
+			return 0, &Error{Op: op, Err: err}
 		}
 	}
 	done, err := c.breaker.Allow()

@@ -23,11 +23,13 @@ func Wait(ctx context.Context, store *jobs.Store, id string, every time.Duration
 	defer t.Stop()
 	last, lastWaiting := -1, ""
 	var called time.Time
+	var m jobs.Meta
 	for {
-		m, err := store.Get(ctx, id)
+		got, err := store.Get(ctx, id)
 		if err != nil {
-			return m, err
+			return m, err // the last meta read, not an empty one
 		}
+		m = got
 		changed := m.Done != last || m.Waiting != lastWaiting
 		if progress != nil && (changed || (m.Waiting != "" && time.Since(called) >= WaitingEvery)) {
 			progress(m)

@@ -104,8 +104,9 @@ func (s *Service) batch(w http.ResponseWriter, r *http.Request) {
 }
 
 // status reads batch id's summary (one read of its ledger) and progress.
-// A bulk suggestion request's failed rows are named as its answer names
-// them, "item N: code", rather than by line.
+// A bulk suggestion request's rows are named as its answer names them,
+// "item N: code", rather than by line; once the batch is finished, rows
+// never attempted are listed too, as "item N: unprocessed".
 func (s *Service) status(r *http.Request, id string) (Status, error) {
 	var items itemCodes
 	sum, err := report.Build(r.Context(), s.cfg.Store, id, &items)
@@ -119,17 +120,22 @@ func (s *Service) status(r *http.Request, id string) (Status, error) {
 		return Status{}, err
 	}
 	if m.Source == bulkSource {
-		sum.ErrorCodes = append([]string{}, items...)
+		sum.ErrorCodes = []string{}
+		for _, o := range items {
+			if o.Status == jobs.StatusFailed || m.Finished() {
+				sum.ErrorCodes = append(sum.ErrorCodes, itemCode(o))
+			}
+		}
 	}
 	return Status{Summary: sum, Done: m.Done, Chunks: m.Chunks, Source: m.Source, Created: m.Created}, nil
 }
 
-// itemCodes collects the "item N: code" entries of a ledger's failed rows.
-type itemCodes []string
+// itemCodes collects a ledger's rows that did not succeed.
+type itemCodes []jobs.Outcome
 
 func (c *itemCodes) Row(o jobs.Outcome) error {
-	if o.Status == jobs.StatusFailed {
-		*c = append(*c, itemCode(o))
+	if !o.OK() {
+		*c = append(*c, o)
 	}
 	return nil
 }

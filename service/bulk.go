@@ -65,6 +65,14 @@ func (s *Service) bulk(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ctx := r.Context()
+	// A keyed retry is answered before its body is read.
+	if id, ok, err := s.idempotent(ctx, r); err != nil {
+		s.internal(w, err)
+		return
+	} else if ok {
+		s.answerBulk(w, r, id, true)
+		return
+	}
 	body := http.MaxBytesReader(w, r.Body, s.cfg.MaxUpload)
 	sp, err := newSpool(s.cfg.SpoolDir)
 	if err != nil {
@@ -72,7 +80,7 @@ func (s *Service) bulk(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer sp.remove()
-	req, err := readBulk(body, sp)
+	req, err := readBulk(body, sp.f)
 	switch {
 	case tooLarge(err):
 		writeTooLarge(w, s.cfg.MaxUpload)
@@ -82,13 +90,6 @@ func (s *Service) bulk(w http.ResponseWriter, r *http.Request) {
 		return
 	case len(req.fieldErrs) > 0:
 		writeFieldErrors(w, req.fieldErrs)
-		return
-	}
-	if id, ok, err := s.idempotent(ctx, r); err != nil {
-		s.internal(w, err)
-		return
-	} else if ok {
-		s.answerBulk(w, r, id, true)
 		return
 	}
 	if req.items == 0 {
@@ -128,6 +129,9 @@ func (s *Service) bulk(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		s.internal(w, err)
 		return
+	}
+	if id != res.Meta.ID {
+		s.withdraw(ctx, res.Meta.ID, res.Existing)
 	}
 	s.answerBulk(w, r, id, res.Existing || id != res.Meta.ID)
 }

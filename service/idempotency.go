@@ -67,3 +67,16 @@ func (s *Service) remember(ctx context.Context, r *http.Request, id string) (str
 	}
 	return first, nil
 }
+
+// withdraw cancels the batch a request made when a concurrent request with
+// the same Idempotency-Key got there first: only the first request's batch
+// is applied. A batch that existed before the request (the same body
+// imported earlier) is left alone.
+func (s *Service) withdraw(ctx context.Context, id string, existed bool) {
+	if existed {
+		return
+	}
+	if _, err := s.cfg.Store.Cancel(ctx, id); err != nil {
+		s.log.Warn("cannot cancel the batch of a duplicate keyed request", "batch", id, "err", err)
+	}
+}

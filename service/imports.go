@@ -27,6 +27,19 @@ func (s *Service) imports(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	opts.Queue = s.cfg.ImportQueue
+	// A keyed retry is answered before its body is read.
+	if id, ok, err := s.idempotent(r.Context(), r); err != nil {
+		s.internal(w, err)
+		return
+	} else if ok {
+		m, err := s.cfg.Store.Get(r.Context(), id)
+		if err != nil {
+			s.batchError(w, err)
+			return
+		}
+		writeAccepted(w, m, true)
+		return
+	}
 	r.Body = http.MaxBytesReader(w, r.Body, s.cfg.MaxUpload)
 	sp, err := newSpool(s.cfg.SpoolDir)
 	if err != nil {
@@ -47,18 +60,6 @@ func (s *Service) imports(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	opts.Source, opts.Reader.NameHint = name, name
-	if id, ok, err := s.idempotent(r.Context(), r); err != nil {
-		s.internal(w, err)
-		return
-	} else if ok {
-		m, err := s.cfg.Store.Get(r.Context(), id)
-		if err != nil {
-			s.batchError(w, err)
-			return
-		}
-		writeAccepted(w, m, true)
-		return
-	}
 	res, err := ingest.Import(r.Context(), sp.open, s.cfg.Store, s.cfg.Queue, opts)
 	var fe *importers.FileError
 	switch {
@@ -79,6 +80,7 @@ func (s *Service) imports(w http.ResponseWriter, r *http.Request) {
 	}
 	m := res.Meta
 	if id != m.ID {
+		s.withdraw(r.Context(), res.Meta.ID, res.Existing)
 		if m, err = s.cfg.Store.Get(r.Context(), id); err != nil {
 			s.batchError(w, err)
 			return

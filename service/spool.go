@@ -12,8 +12,7 @@ import (
 // streamed to it, never held whole in memory, and read back twice by
 // ingest.Import.
 type spool struct {
-	f    *os.File
-	size int64
+	f *os.File
 }
 
 // newSpool creates an empty spool file in dir.
@@ -25,16 +24,9 @@ func newSpool(dir string) (*spool, error) {
 	return &spool{f: f}, nil
 }
 
-// Write implements io.Writer.
-func (s *spool) Write(p []byte) (int, error) {
-	n, err := s.f.Write(p)
-	s.size += int64(n)
-	return n, err
-}
-
 // fill copies r to the spool.
 func (s *spool) fill(r io.Reader) error {
-	_, err := io.Copy(s, r)
+	_, err := io.Copy(s.f, r)
 	return err
 }
 
