@@ -44,6 +44,9 @@ type Change struct {
 	Fields  []string        `json:"fields,omitempty"`  // update: the fields that changed
 	Missing int             `json:"missing,omitempty"` // missing, deactivate: consecutive runs missing, this one included
 	Row     json.RawMessage `json:"row,omitempty"`     // the kind's row sent, for actions that send one
+	// FP is the snapshot's row fingerprint of a missing or returned key,
+	// which its run writes back with the new count.
+	FP uint64 `json:"fp,omitempty"`
 }
 
 // Problem is a source row that was not planned: its line, its key when
@@ -311,7 +314,7 @@ func (p *Planner) Plan(ctx context.Context, s *Sync, reconcile bool) (*Plan, err
 			plan.Counts.Reconcile++
 		default:
 			plan.Counts.Unchanged++
-			c = Change{Action: ActionReturned, Key: row.Key, Line: row.Line}
+			c = Change{Action: ActionReturned, Key: row.Key, Line: row.Line, FP: fp}
 			if idx.missed(h) == 0 {
 				c.Action = ""
 			}
@@ -349,11 +352,11 @@ func (p *Planner) Plan(ctx context.Context, s *Sync, reconcile bool) (*Plan, err
 		if i, _ := idx.find(maphash.Bytes(seed, key)); i >= 0 && idx.seenAt(i) {
 			return nil
 		}
-		_, misses, err := decodeValue(v)
+		fp, misses, err := decodeValue(v)
 		if err != nil {
 			return fmt.Errorf("snapshot of %s: %w", key, err)
 		}
-		c := Change{Action: ActionMissing, Key: string(key), Missing: misses + 1}
+		c := Change{Action: ActionMissing, Key: string(key), Missing: misses + 1, FP: fp}
 		if s.DeactivateMissing && c.Missing >= s.missingRuns() {
 			deactivate = append(deactivate, c)
 			return nil

@@ -249,19 +249,11 @@ func (r *Runner) advance(ctx context.Context, s *Sync, schema *importers.Schema,
 				forget = append(forget, applied.Write{Key: c.Key})
 			}
 		case ActionMissing, ActionReturned:
-			v, found, err := r.Snapshots.GetValue(ctx, vns, c.Key)
-			if err != nil || !found {
-				return err
-			}
-			fp, _, err := decodeValue(v)
-			if err != nil {
-				return fmt.Errorf("snapshot of %s: %w", c.Key, err)
-			}
 			missing := 0
 			if c.Action == ActionMissing {
 				missing = c.Missing
 			}
-			values = append(values, applied.Write{Key: c.Key, Value: encodeValue(fp, missing)})
+			values = append(values, applied.Write{Key: c.Key, Value: encodeValue(c.FP, missing)})
 		}
 		if len(values) >= snapshotBatch {
 			return flush()
